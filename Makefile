@@ -1,0 +1,25 @@
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+
+.PHONY: install test bench lint clean
+
+# torch first, pinned: this machine has its CPU wheel locally; a bare `torch` requirement with
+# no torch installed would pull GBs of CUDA packages from the registry.
+install:
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e '.[dev]'
+
+# pytest exits 5 when it collects no tests: that is a failure here, not a pass.
+test:
+	@$(PYTHON) -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$rc
+
+bench:
+	bolrl bench envs
+
+lint:
+	ruff check bolrl tests
+
+clean:
+	rm -rf .pytest_cache build *.egg-info

@@ -1,0 +1,74 @@
+"""Scripted demonstrations: generated locally by the task's expert and cached as `.npz`.
+
+`demonstrations(task, n, seed)` returns the first `n` successful expert episodes from a
+seeded sequence of attempts, so the same (task, n, seed) always gives the same demos, and a
+cache file is only a shortcut. The cache lives in `$BOLRL_CACHE` (default `~/.cache/bolrl`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from bolrl.data import Episodes
+from bolrl.envs.batched import env_seeds
+from bolrl.envs.task import Task
+from bolrl.rollout import ExpertActor, rollout
+
+DEMO_STREAM = 1000  # env-seed stream of demonstrations (collection and evaluation use others)
+BATCH = 50
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("BOLRL_CACHE", Path.home() / ".cache" / "bolrl"))
+
+
+def demo_path(task: Task, n: int, seed: int, root: Path | None = None) -> Path:
+    return (root or cache_dir()) / "demos" / f"{task.name}-n{n}-seed{seed}.npz"
+
+
+def generate(task: Task, n: int, seed: int, progress=None) -> tuple[Episodes, float]:
+    """The first `n` successful expert episodes, and the expert's success rate over all
+    attempts. Attempts run in chunks of BATCH seeded environments, in a fixed order."""
+    if n <= 0:
+        raise ValueError(f"the number of demonstrations must be positive, got {n}")
+    kept: list[Episodes] = []
+    attempts = successes = 0
+    chunk = 0
+    while len(kept) < n:
+        if attempts > 10 * n + 100:
+            raise RuntimeError(f"the {task.name} expert succeeded {successes}/{attempts} times")
+        seeds = env_seeds(seed, BATCH, stream=DEMO_STREAM + chunk)
+        actor = ExpertActor(task, seed=seed * 100_003 + chunk)
+        episodes = rollout(task, seeds, actor, BATCH)
+        idx = episodes.episode_index
+        for e, ok in enumerate(episodes.episode_success):
+            attempts += 1
+            successes += bool(ok)
+            if ok and len(kept) < n:
+                kept.append(episodes.select(idx == e))
+                if progress is not None:
+                    progress(1)
+        chunk += 1
+    return Episodes.concat(kept), successes / attempts
+
+
+def demonstrations(
+    task: Task, n: int, seed: int, root: Path | None = None, progress=None
+) -> Episodes:
+    """Cached demonstrations: loaded if present, else generated and written atomically."""
+    path = demo_path(task, n, seed, root)
+    if path.exists():
+        return Episodes.load(path)
+    episodes, rate = generate(task, n, seed, progress)
+    episodes.save(path, task=task.name, seed=seed, expert_success_rate=rate)
+    return episodes
+
+
+def expert_success_rate(task: Task, episodes: int, seed: int) -> float:
+    """Success of the scripted expert over `episodes` seeded episodes."""
+    seeds = env_seeds(seed, min(episodes, 100), stream=DEMO_STREAM - 1)
+    data = rollout(task, seeds, ExpertActor(task, seed), episodes)
+    return float(np.mean(data.episode_success))

@@ -1,0 +1,97 @@
+"""Running an actor in a batch of environments for an exact number of episodes.
+
+Each environment slot runs a fixed quota of episodes, decided before the first step, and is
+then stepped no more; stopping at the first N finished episodes instead would over-sample
+short (successful) episodes and bias the success rate upwards.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from bolrl.data import Episodes
+from bolrl.envs.batched import BatchedEnv
+from bolrl.envs.task import Task
+
+
+class Actor(Protocol):
+    def begin(self, rows: np.ndarray) -> None:
+        """Episodes start in these environment rows (reset per-episode state, e.g. noise)."""
+
+    def act(self, rows: np.ndarray, obs: np.ndarray, qpos: np.ndarray) -> np.ndarray:
+        """Actions (len(rows), act_dim) for the given rows' observations and states."""
+
+
+class ExpertActor:
+    """The task's scripted expert, one per environment row, seeded per episode."""
+
+    def __init__(self, task: Task, seed: int):
+        self.task = task
+        self.seeds = np.random.SeedSequence([seed, 7])
+        self.experts: dict[int, object] = {}
+
+    def begin(self, rows: np.ndarray) -> None:
+        for row in rows:
+            self.experts[int(row)] = self.task.expert(np.random.default_rng(self.seeds.spawn(1)[0]))
+
+    def act(self, rows: np.ndarray, obs: np.ndarray, qpos: np.ndarray) -> np.ndarray:
+        return np.stack([self.experts[int(r)].act(q) for r, q in zip(rows, qpos, strict=False)])
+
+
+def quotas(episodes: int, batch: int) -> np.ndarray:
+    """Split `episodes` over at most `batch` environment slots as evenly as possible."""
+    n = min(episodes, batch)
+    return np.full(n, episodes // n) + (np.arange(n) < episodes % n)
+
+
+def rollout(
+    task: Task, seeds: list[int], actor: Actor, episodes: int, progress=None
+) -> Episodes:
+    """Run `actor` for exactly `episodes` episodes on environments seeded by `seeds`
+    (one slot per seed, at most len(seeds) at a time). Returns the episodes, each contiguous,
+    in the order they finished. `progress(n)` is called with the number of episodes finished."""
+    quota = quotas(episodes, len(seeds))
+    env = BatchedEnv(task, seeds[: len(quota)])
+    remaining = quota.copy()
+    buffers: list[list[tuple]] = [[] for _ in range(env.n)]
+    finished: list[Episodes] = []
+    obs = env.observe()
+    actor.begin(np.arange(env.n))
+    while remaining.any():
+        rows = np.flatnonzero(remaining > 0)
+        actions = np.zeros((env.n, task.act_dim), dtype=np.float32)
+        actions[rows] = actor.act(rows, obs[rows], env.qpos[rows])
+        step = env.step(actions, active=remaining > 0)
+        for i in rows:
+            buffers[i].append(
+                (obs[i], actions[i], step.reward[i], step.final_obs[i], step.terminated[i],
+                 step.truncated[i])
+            )
+        done = np.flatnonzero(step.terminated | step.truncated)
+        for i in done:
+            finished.append(_stack(buffers[i]))
+            buffers[i] = []
+            remaining[i] -= 1
+            if progress is not None:
+                progress(1)
+        restart = done[remaining[done] > 0]
+        if len(restart):
+            actor.begin(restart)
+        obs = step.obs
+    if not finished:
+        return Episodes.empty(task.obs_dim, task.act_dim)
+    return Episodes.concat(finished)
+
+
+def _stack(transitions: list[tuple]) -> Episodes:
+    cols = list(zip(*transitions, strict=False))
+    return Episodes(
+        np.asarray(cols[0], np.float32),
+        np.asarray(cols[1], np.float32),
+        np.asarray(cols[2], np.float32),
+        np.asarray(cols[3], np.float32),
+        np.asarray(cols[4], bool),
+        np.asarray(cols[5], bool),
+    )

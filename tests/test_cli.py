@@ -1,0 +1,47 @@
+"""The command line: working commands and one-line errors for user mistakes."""
+
+from typer.testing import CliRunner
+
+from bolrl.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("tasks", "demos", "bench"):
+        assert command in result.output
+
+
+def test_demos_writes_cache(tmp_path):
+    result = runner.invoke(app, ["demos", "lift", "-n", "3", "--cache-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "demos" / "lift-n3-seed0.npz").exists()
+    again = runner.invoke(app, ["demos", "lift", "-n", "3", "--cache-dir", str(tmp_path)])
+    assert "loaded" in again.output
+
+
+def test_unknown_task_is_one_clear_line():
+    result = runner.invoke(app, ["demos", "lfit"])
+    assert result.exit_code == 2
+    assert "unknown task 'lfit'" in result.output and "lift, pick-place" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_non_positive_episode_count():
+    result = runner.invoke(app, ["demos", "lift", "--episodes", "0"])
+    assert result.exit_code == 2 and "positive" in result.output
+
+
+def test_unwritable_cache_dir(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = runner.invoke(app, ["demos", "lift", "--cache-dir", str(blocker / "sub")])
+    assert result.exit_code == 2 and "cannot write" in result.output
+
+
+def test_tasks_table():
+    result = runner.invoke(app, ["tasks", "--episodes", "10"])
+    assert result.exit_code == 0, result.output
+    assert "nut-assembly" in result.output and "horizon" in result.output

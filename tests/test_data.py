@@ -1,0 +1,60 @@
+"""The episode dataset and exact-count rollouts."""
+
+import numpy as np
+
+from bolrl.data import Episodes
+from bolrl.demos import demonstrations, generate
+from bolrl.envs import TASKS
+from bolrl.rollout import quotas
+
+
+def toy(lengths, success):
+    obs, ends = [], []
+    for n, ok in zip(lengths, success, strict=False):
+        obs += list(range(n))
+        ends += [(i == n - 1, ok) for i in range(n)]
+    t = len(obs)
+    term = np.array([e and ok for e, ok in ends])
+    trunc = np.array([e and not ok for e, ok in ends])
+    o = np.array(obs, np.float32)[:, None]
+    return Episodes(o, o, term.astype(np.float32), o + 1, term, trunc), t
+
+
+def test_episode_bookkeeping():
+    data, t = toy([3, 2, 4], [True, False, True])
+    assert data.n_transitions == t == 9
+    assert data.n_episodes == 3
+    assert data.episode_lengths.tolist() == [3, 2, 4]
+    assert data.episode_success.tolist() == [True, False, True]
+    assert data.episode_index.tolist() == [0, 0, 0, 1, 1, 2, 2, 2, 2]
+    kept = data.successful()
+    assert kept.episode_lengths.tolist() == [3, 4]
+    assert (data + data).n_episodes == 6
+    assert data.first_episodes(2).episode_lengths.tolist() == [3, 2]
+
+
+def test_save_load_roundtrip(tmp_path):
+    data, _ = toy([2, 3], [False, True])
+    data.save(tmp_path / "d.npz", task="x")
+    back = Episodes.load(tmp_path / "d.npz")
+    for a, b in zip(data.__dict__.values(), back.__dict__.values(), strict=False):
+        np.testing.assert_array_equal(a, b)
+    assert list(tmp_path.iterdir()) == [tmp_path / "d.npz"]  # no temporary file left
+
+
+def test_quotas_split_exactly():
+    assert quotas(200, 100).tolist() == [2] * 100
+    assert quotas(7, 3).tolist() == [3, 2, 2]
+    assert quotas(3, 10).tolist() == [1, 1, 1]
+
+
+def test_demonstrations_are_successful_deterministic_and_cached(tmp_path):
+    task = TASKS["lift"]
+    a = demonstrations(task, 4, seed=1, root=tmp_path)
+    assert a.n_episodes == 4 and a.episode_success.all()
+    assert (tmp_path / "demos" / "lift-n4-seed1.npz").exists()
+    b, rate = generate(task, 4, seed=1)
+    np.testing.assert_array_equal(a.actions, b.actions)
+    assert rate > 0.9
+    c = demonstrations(task, 4, seed=2, root=tmp_path)
+    assert not np.array_equal(a.obs[:5], c.obs[:5])
