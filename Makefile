@@ -16,7 +16,7 @@ test:
 	exit $$rc
 
 bench:
-	bolrl bench envs
+	bolrl bench all
 
 lint:
 	ruff check bolrl tests

@@ -67,3 +67,61 @@ def _cpus() -> int:
     import os
 
     return os.cpu_count() or 1
+
+
+def synthetic_episodes(n: int, obs_dim: int, act_dim: int, seed: int = 0):
+    """Random transitions in episodes of 50 steps, a third of them successful."""
+    from bolrl.data import Episodes
+
+    rng = np.random.default_rng(seed)
+    ends = (np.arange(n) % 50) == 49
+    success = ends & (rng.random(n) < 1 / 3)
+    return Episodes(
+        rng.normal(size=(n, obs_dim)).astype(np.float32),
+        rng.uniform(-1, 1, (n, act_dim)).astype(np.float32),
+        success.astype(np.float32),
+        rng.normal(size=(n, obs_dim)).astype(np.float32),
+        success,
+        ends & ~success,
+    )
+
+
+def bench_train(base, obs_dim: int = 20, act_dim: int = 5, steps: int = 100,
+                act_batch: int = 100) -> dict:
+    """Gradient steps/s of every (policy, extraction) pair, and actions/s when acting on a
+    batch of `act_batch` observations, for the sizes in `base` (an AgentConfig)."""
+    import dataclasses
+
+    import torch
+
+    from bolrl.agent import Agent
+
+    torch.set_num_threads(1)
+    data = synthetic_episodes(5000, obs_dim, act_dim)
+    obs = data.obs[:act_batch]
+    pairs = [("bc", "none"), ("filtered-bc", "none"), ("iql", "awr"), ("iql", "ddpg-bc"),
+             ("iql", "best-of-n")]
+    out = {}
+    for policy in ("gaussian", "diffusion"):
+        for algorithm, extraction in pairs:
+            cfg = dataclasses.replace(base, algorithm=algorithm, extraction=extraction,
+                                      policy=policy)
+            agent = Agent(cfg, obs_dim, act_dim, seed=0)
+            agent.train(data, 5)
+            start = time.perf_counter()
+            agent.train(data, steps)
+            train_rate = steps / (time.perf_counter() - start)
+            agent.act(obs)
+            start, reps = time.perf_counter(), 0
+            while time.perf_counter() - start < 0.5:
+                agent.act(obs)
+                reps += 1
+            act_rate = reps * len(obs) / (time.perf_counter() - start)
+            name = f"{policy}/{algorithm if algorithm != 'iql' else extraction}"
+            out[name] = {"grad_steps_per_s": round(train_rate, 1),
+                         "actions_per_s": round(act_rate, 1)}
+    out["sizes"] = {"hidden": base.hidden, "layers": base.layers,
+                    "critic_hidden": base.critic_hidden, "critic_layers": base.critic_layers,
+                    "batch_size": base.batch_size, "diffusion_steps": base.diffusion_steps,
+                    "n_samples": base.n_samples, "act_batch": act_batch, "threads": 1}
+    return out

@@ -120,19 +120,49 @@ def demos(
     )
 
 
+BENCHMARKS = ("envs", "train")
+
+
 @app.command()
 def bench(
-    what: str = typer.Argument("envs", help="What to measure: envs."),
+    what: str = typer.Argument("all", help="What to measure: envs, train, or all."),
     n_envs: int = typer.Option(100, help="Environments in the batch."),
     seconds: float = typer.Option(2.0, help="Measuring time per figure."),
     output: Path = typer.Option(Path("results/bench.json"), help="Where to write the figures."),
 ) -> None:
     """Measure throughput and write it to results/bench.json."""
+    if what not in (*BENCHMARKS, "all"):
+        fail(f"unknown benchmark {what!r}; choose from: {', '.join(BENCHMARKS)}, all")
+    _positive(n_envs, "--n-envs")
+    if what in ("envs", "all"):
+        _bench_envs(n_envs, seconds, output)
+    if what in ("train", "all"):
+        _bench_train(output)
+
+
+def _bench_train(output: Path) -> None:
+    from bolrl import bench as benchmarks
+    from bolrl.agent import AgentConfig
+
+    base = AgentConfig()
+    with console.status("measuring training and acting throughput (1 thread)..."):
+        figures = benchmarks.bench_train(base)
+    sizes = figures["sizes"]
+    table = Table(title=f"learning, 1 thread: {sizes}")
+    table.add_column("policy/method", no_wrap=True)
+    table.add_column("gradient steps/s (batch 256)")
+    table.add_column("actions/s (100 obs)")
+    for name, f in figures.items():
+        if name != "sizes":
+            table.add_row(name, f"{f['grad_steps_per_s']:,.0f}", f"{f['actions_per_s']:,.0f}")
+    console.print(table)
+    benchmarks.write_section(output, "train", figures)
+    console.print(f"wrote {output}")
+
+
+def _bench_envs(n_envs: int, seconds: float, output: Path) -> None:
     from bolrl import bench as benchmarks
 
-    if what != "envs":
-        fail(f"unknown benchmark {what!r}; choose from: envs")
-    _positive(n_envs, "--n-envs")
     torch_threads = os.environ.get("OMP_NUM_THREADS", "default")
     with console.status("measuring environment throughput..."):
         figures = benchmarks.bench_envs(n_envs, seconds)

@@ -1,0 +1,110 @@
+"""The policy-extraction axis (and the imitation baselines): how the policy that acts comes
+from the data, and from the Q-function where there is one.
+
+Each extractor says which transitions the policy is trained on, what its training loss is,
+and how it acts. Looked up by name in `EXTRACTORS`.
+
+- `bc`          imitation on all data:        L = E[ l_BC(s, a) ]
+- `filtered-bc` imitation on successful episodes only (the prior batch online work)
+- `awr`         explicit, advantage-weighted:  L = E[ min(exp(beta (Q(s,a) - V(s))), w_max) l_BC ]
+- `ddpg-bc`     explicit, Q-maximising with a BC term (TD3+BC; Fujimoto & Gu, 2021):
+                L = -alpha Q(s, pi(s)) / mean|Q| + E[ l_BC(s, a) ]
+- `best-of-n`   implicit (IDQL): the policy is trained by BC on all data; at action time
+                sample N actions and execute argmax_i min(Qbar_1, Qbar_2)(s, a_i)
+l_BC is the policy class's own loss (Gaussian NLL, or the denoising loss of diffusion).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from bolrl.critics import IQLCritic
+from bolrl.data import Episodes
+from bolrl.policies import Policy
+
+
+@dataclass(frozen=True)
+class ExtractionParams:
+    awr_beta: float = 3.0
+    awr_max_weight: float = 100.0
+    ddpg_alpha: float = 2.5
+    n_samples: int = 32
+
+
+def awr_weights(q: torch.Tensor, v: torch.Tensor, beta: float, max_weight: float) -> torch.Tensor:
+    """exp(beta * (Q - V)), clipped at max_weight."""
+    return torch.exp(beta * (q - v)).clamp(max=max_weight)
+
+
+def best_of_n(candidates: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """The candidate with the highest Q per observation: (B, N, A), (B, N) -> (B, A)."""
+    best = q.argmax(dim=1)
+    return candidates[torch.arange(candidates.shape[0]), best]
+
+
+class Extractor:
+    name = ""
+    needs_critic = False
+
+    def policy_data(self, data: Episodes) -> Episodes:
+        return data
+
+    def policy_loss(self, policy: Policy, critic: IQLCritic | None, batch: dict,
+                    p: ExtractionParams, g: torch.Generator) -> torch.Tensor:
+        return policy.loss(batch["obs"], batch["actions"], generator=g)
+
+    @torch.no_grad()
+    def act(self, policy: Policy, critic: IQLCritic | None, obs: torch.Tensor,
+            p: ExtractionParams, g: torch.Generator) -> torch.Tensor:
+        return policy.act(obs, g)
+
+
+class BC(Extractor):
+    name = "bc"
+
+
+class FilteredBC(Extractor):
+    name = "filtered-bc"
+
+    def policy_data(self, data: Episodes) -> Episodes:
+        return data.successful()
+
+
+class AWR(Extractor):
+    name = "awr"
+    needs_critic = True
+
+    def policy_loss(self, policy, critic, batch, p, g):
+        with torch.no_grad():
+            q = critic.q_min(batch["obs"], batch["actions"], target=True)
+            w = awr_weights(q, critic.value(batch["obs"]), p.awr_beta, p.awr_max_weight)
+        return policy.loss(batch["obs"], batch["actions"], weight=w, generator=g)
+
+
+class DDPGBC(Extractor):
+    name = "ddpg-bc"
+    needs_critic = True
+
+    def policy_loss(self, policy, critic, batch, p, g):
+        bc = policy.loss(batch["obs"], batch["actions"], generator=g)
+        q = critic.q_min(batch["obs"], policy.differentiable_action(batch["obs"], g), target=False)
+        lam = p.ddpg_alpha / q.abs().mean().detach().clamp(min=1e-6)
+        return bc - lam * q.mean()
+
+
+class BestOfN(Extractor):
+    name = "best-of-n"
+    needs_critic = True
+
+    @torch.no_grad()
+    def act(self, policy, critic, obs, p, g):
+        candidates = policy.sample(obs, p.n_samples, g)  # (B, N, A)
+        b, n, a = candidates.shape
+        q = critic.q_min(obs.repeat_interleave(n, 0), candidates.reshape(b * n, a), target=True)
+        return best_of_n(candidates, q.view(b, n))
+
+
+EXTRACTORS: dict[str, Extractor] = {e.name: e for e in (BC(), FilteredBC(), AWR(), DDPGBC(),
+                                                        BestOfN())}

@@ -1,0 +1,40 @@
+"""The interface shared by the policy classes of the expressivity axis.
+
+Policies see observations already standardised by the agent, and actions in [-1, 1] (the
+action space of every task; external tasks are mapped to it).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Policy(nn.Module):
+    def loss(
+        self,
+        obs: torch.Tensor,
+        act: torch.Tensor,
+        weight: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Behaviour-cloning loss, averaged over the batch with optional per-sample weights."""
+        raise NotImplementedError
+
+    def sample(self, obs: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+        """`n` actions per observation, (B, obs_dim) -> (B, n, act_dim), in [-1, 1]."""
+        raise NotImplementedError
+
+    def act(self, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The action the policy executes by itself (explicit extraction), (B, act_dim)."""
+        raise NotImplementedError
+
+    def differentiable_action(self, obs: torch.Tensor, generator: torch.Generator):
+        """An action through which gradients reach the policy parameters (for ddpg-bc)."""
+        raise NotImplementedError
+
+
+def weighted_mean(per_sample: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    if weight is None:
+        return per_sample.mean()
+    return (per_sample * weight).mean()

@@ -1,0 +1,84 @@
+"""`diffusion`: a DDPM over actions with an MLP noise-prediction network (as in IDQL).
+
+Forward process with T steps and the variance-preserving schedule of IDQL:
+    alpha_t = exp(-b_min / T - (b_max - b_min) (2t - 1) / (2 T^2)),  beta_t = 1 - alpha_t,
+    abar_t = prod_{s <= t} alpha_s,   a_t = sqrt(abar_t) a_0 + sqrt(1 - abar_t) eps.
+Training (weighted denoising loss):  E[ w * || eps - eps_theta(a_t, t, s) ||^2 ].
+Sampling: ancestral DDPM from a_T ~ N(0, I), T steps (a study knob). IDQL uses T = 5; on a
+1-D bimodal target we measured that 5 steps blur the modes (22% of samples near them) while 10
+keep them (74-84%), so bolrl defaults to 10. Each step predicts
+    a_0 = (a_t - sqrt(1 - abar_t) eps_theta) / sqrt(abar_t),
+clips it to [-1, 1] and steps to the posterior q(a_{t-1} | a_t, a_0).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from bolrl.nets import mlp, sinusoidal_embedding
+from bolrl.policies.base import Policy, weighted_mean
+
+TIME_EMBEDDING = 16
+
+
+def vp_beta_schedule(steps: int, b_min: float = 0.1, b_max: float = 10.0) -> torch.Tensor:
+    t = torch.arange(1, steps + 1, dtype=torch.float64)
+    alpha = torch.exp(-b_min / steps - 0.5 * (b_max - b_min) * (2 * t - 1) / steps**2)
+    return (1.0 - alpha).float()
+
+
+class DiffusionPolicy(Policy):
+    def __init__(
+        self, obs_dim: int, act_dim: int, hidden: int, layers: int, diffusion_steps: int, **_
+    ):
+        super().__init__()
+        self.act_dim = act_dim
+        self.steps = diffusion_steps
+        self.net = mlp(obs_dim + act_dim + TIME_EMBEDDING, hidden, layers, act_dim)
+        betas = vp_beta_schedule(diffusion_steps)
+        alphas = 1.0 - betas
+        abar = torch.cumprod(alphas, 0)
+        abar_prev = torch.cat([torch.ones(1), abar[:-1]])
+        self.register_buffer("betas", betas)
+        self.register_buffer("abar", abar)
+        # posterior q(a_{t-1} | a_t, a_0) = N(c0 a_0 + ct a_t, var)
+        self.register_buffer("post_c0", betas * abar_prev.sqrt() / (1 - abar))
+        self.register_buffer("post_ct", (1 - abar_prev) * alphas.sqrt() / (1 - abar))
+        self.register_buffer("post_std", (betas * (1 - abar_prev) / (1 - abar)).sqrt())
+        steps = torch.arange(diffusion_steps)
+        self.register_buffer("time_emb", sinusoidal_embedding(steps, TIME_EMBEDDING))
+
+    def _eps(self, obs: torch.Tensor, a_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([obs, a_t, self.time_emb[t]], dim=-1))
+
+    def loss(self, obs, act, weight=None, generator=None):
+        t = torch.randint(0, self.steps, (obs.shape[0],), generator=generator)
+        eps = torch.randn(act.shape, generator=generator)
+        abar = self.abar[t][:, None]
+        a_t = abar.sqrt() * act + (1 - abar).sqrt() * eps
+        per_sample = (self._eps(obs, a_t, t) - eps).pow(2).mean(-1)
+        return weighted_mean(per_sample, weight)
+
+    def _denoise(self, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        a = torch.randn((obs.shape[0], self.act_dim), generator=generator)
+        for t in reversed(range(self.steps)):
+            tt = torch.full((obs.shape[0],), t, dtype=torch.long)
+            eps = self._eps(obs, a, tt)
+            a0 = ((a - math.sqrt(1 - self.abar[t]) * eps) / math.sqrt(self.abar[t])).clamp(-1, 1)
+            a = self.post_c0[t] * a0 + self.post_ct[t] * a
+            if t > 0:
+                a = a + self.post_std[t] * torch.randn(a.shape, generator=generator)
+        return a.clamp(-1.0, 1.0)
+
+    def sample(self, obs, n, generator):
+        flat = obs.repeat_interleave(n, dim=0)
+        return self._denoise(flat, generator).view(obs.shape[0], n, self.act_dim)
+
+    def act(self, obs, generator):
+        return self._denoise(obs, generator)
+
+    def differentiable_action(self, obs, generator):
+        """A sample with gradients through the whole sampling chain (ddpg-bc)."""
+        return self._denoise(obs, generator)
