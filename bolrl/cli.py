@@ -180,6 +180,200 @@ def _bench_envs(n_envs: int, seconds: float, output: Path) -> None:
     console.print(f"wrote {output}")
 
 
+# ---------------------------------------------------------------- studies and the grid
+
+
+def _load_study(study: str | None):
+    from bolrl.study import StudyError, find_study, load_study
+
+    try:
+        return load_study(find_study(study))
+    except StudyError as exc:
+        fail(str(exc))
+
+
+def _results_dir(results: Path) -> Path:
+    return _writable_dir(results)
+
+
+def _fmt_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+STUDY_ARG = typer.Argument(None, help="Study name (in ./studies) or path to a study TOML "
+                                      "(default: quick).")
+RESULTS_OPT = typer.Option(Path("results"), "--results", help="Results root directory.")
+
+
+@app.command()
+def show(study: str = STUDY_ARG) -> None:
+    """Print a study's grid without running it: cells, dropped combinations, estimated cost."""
+    from bolrl.cost import estimate_seconds
+
+    s = _load_study(study)
+    table = Table(title=f"study {s.name}: {len(s.cells)} cells ({s.path})")
+    for col in ("cell id", "task", "seed", "method", "E/round", "rounds", "est. time"):
+        table.add_column(col, no_wrap=True)
+    total = 0.0
+    for c in s.cells:
+        est = estimate_seconds(c)
+        total += est
+        table.add_row(c.cell_id, c.task, str(c.seed), c.method, str(c.episodes_per_round),
+                      str(c.rounds), _fmt_duration(est))
+    console.print(table)
+    for point, reason in s.dropped:
+        console.print(f"dropped {point['algorithm']} + extraction {point['extraction']}: {reason}")
+    workers = os.cpu_count() or 1
+    console.print(f"estimated cost: {_fmt_duration(total)} on one core, about "
+                  f"{_fmt_duration(total / workers)} with {workers} workers (a rough model)")
+
+
+@app.command()
+def status(study: str = STUDY_ARG, results: Path = RESULTS_OPT) -> None:
+    """Print a study's finished, running, failed and pending cells."""
+    from bolrl.executors import is_running
+    from bolrl.results import cell_status
+
+    s = _load_study(study)
+    groups: dict[str, list] = {"finished": [], "running": [], "failed": [], "pending": []}
+    for c in s.cells:
+        st = cell_status(results, s.name, c.cell_id)
+        if st == "ok":
+            groups["finished"].append(c)
+        elif st == "failed":
+            groups["failed"].append(c)
+        elif is_running(results, s.name, c.cell_id):
+            groups["running"].append(c)
+        else:
+            groups["pending"].append(c)
+    console.print(f"study {s.name}: " + ", ".join(f"{len(v)} {k}" for k, v in groups.items()))
+    for name in ("running", "failed", "pending"):
+        for c in groups[name]:
+            console.print(f"  {name:8s} {c.cell_id}  {c.label}")
+
+
+def _run_cells(s, cells, results: Path, workers: int, force: bool) -> list:
+    from rich.progress import SpinnerColumn, TextColumn
+
+    from bolrl.executors import run_local
+
+    total_rounds = sum(c.rounds + 1 for c in cells)
+    by_id = {c.cell_id: c for c in cells}
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=console,
+    )
+    overall = progress.add_task(f"{s.name}: rounds", total=total_rounds)
+    lines: dict[str, int] = {}
+    done_rounds: dict[str, int] = {}
+
+    def on_event(event) -> None:
+        kind, cell_id = event[0], event[1]
+        cell = by_id[cell_id]
+        if kind == "round":
+            _, _, round_index, phase = event
+            if cell_id not in lines:
+                lines[cell_id] = progress.add_task("", total=cell.rounds + 1)
+            if phase == "done":
+                done_rounds[cell_id] = done_rounds.get(cell_id, 0) + 1
+                progress.advance(overall)
+            progress.update(lines[cell_id], completed=done_rounds.get(cell_id, 0),
+                            description=f"  {cell.label}: round {round_index} {phase}")
+        elif kind == "done":
+            _, _, st, final = event
+            if cell_id in lines:
+                progress.remove_task(lines.pop(cell_id))
+            skipped = cell.rounds + 1 - done_rounds.get(cell_id, 0)
+            progress.advance(overall, skipped)
+            result = f"final success {final:.2f}" if final is not None else "FAILED"
+            progress.console.print(f"{cell.label} ({cell_id}): {result}")
+
+    with progress:
+        results_list = run_local(cells, results, workers, force, on_event)
+    return results_list
+
+
+@app.command("run-grid")
+def run_grid(
+    study: str = STUDY_ARG,
+    workers: int = typer.Option(None, help="Worker processes (default: the number of cores)."),
+    force: bool = typer.Option(False, "--force", help="Rerun finished cells."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Rerun failed cells only."),
+    results: Path = RESULTS_OPT,
+) -> None:
+    """Run every cell of a study (finished cells are skipped) and append results as parquet."""
+    import time
+
+    from bolrl.results import cell_status
+
+    s = _load_study(study)
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    _positive(workers, "--workers")
+    results = _results_dir(results)
+    states = {c.cell_id: cell_status(results, s.name, c.cell_id) for c in s.cells}
+    if retry_failed:
+        todo = [c for c in s.cells if states[c.cell_id] == "failed"]
+        force_run = True
+    else:
+        todo = [c for c in s.cells if force or states[c.cell_id] is None]
+        force_run = force
+    finished = len(s.cells) - len(todo)
+    console.print(f"study {s.name}: {len(s.cells)} cells, {finished} already done, "
+                  f"{len(todo)} to run -> {results / s.name}")
+    if not todo:
+        return
+    console.print(f"running with {min(workers, len(todo))} workers")
+    start = time.perf_counter()
+    try:
+        out = _run_cells(s, todo, results, min(workers, len(todo)), force_run)
+    except KeyboardInterrupt:
+        done = sum(cell_status(results, s.name, c.cell_id) is not None for c in s.cells)
+        err_console.print(f"interrupted: {done}/{len(s.cells)} cells finished and saved; "
+                          f"unfinished cells resume from their last round with: "
+                          f"bolrl run-grid {study or 'quick'}")
+        raise typer.Exit(code=130) from None
+    failed = [r.cell_id for r in out if r.status == "failed"]
+    locked = [r.cell_id for r in out if r.status == "locked"]
+    elapsed = _fmt_duration(time.perf_counter() - start)
+    console.print(f"ran {len(out) - len(locked)} cells in {elapsed}")
+    if locked:
+        console.print(f"{len(locked)} cells were being run by another process: "
+                      f"{', '.join(locked)}")
+    if failed:
+        err_console.print(f"[bold red]{len(failed)} cells failed:[/] {', '.join(failed)} "
+                          f"(see `bolrl status`; rerun them with --retry-failed)")
+        raise typer.Exit(code=1)
+
+
+@app.command("run-cell")
+def run_cell_cmd(
+    study: str = typer.Argument(..., help="Study name or path."),
+    cell_id: str = typer.Argument(..., help="Cell id (see `bolrl show`)."),
+    force: bool = typer.Option(False, "--force", help="Rerun even if finished."),
+    results: Path = RESULTS_OPT,
+) -> None:
+    """Run one cell in this process (for debugging and for job arrays)."""
+    from bolrl.study import StudyError
+
+    s = _load_study(study)
+    try:
+        cell = s.cell(cell_id)
+    except StudyError as exc:
+        fail(str(exc))
+    results = _results_dir(results)
+    r = _run_cells(s, [cell], results, 1, force)[0]
+    if r.status == "skipped":
+        console.print(f"cell {cell_id} is already finished (use --force to rerun)")
+    elif r.status == "locked":
+        fail(f"cell {cell_id} is being run by another process")
+    elif r.status == "failed":
+        err_console.print(f"cell {cell_id} failed: {r.error.splitlines()[0]}")
+        raise typer.Exit(code=1)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,153 @@
+"""Running cells: the same pure job for every executor.
+
+`run_job` takes a lock on the cell (an OS file lock, released if its holder dies), skips it if
+its results exist, runs the loop, writes the parquet atomically, and reports progress events.
+The local executor runs jobs in a process pool, one torch thread per worker.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import multiprocessing as mp
+import os
+import queue
+import shutil
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bolrl.results import cell_status, run_dir, write_cell
+from bolrl.study import Cell
+
+Event = tuple  # ("round", cell_id, round, phase) | ("done", cell_id, status, final_success)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    cell_id: str
+    status: str  # ok | failed | skipped | locked
+    final_success: float | None = None
+    error: str = ""
+
+
+@contextmanager
+def cell_lock(results: Path, study: str, cell_id: str) -> Iterator[bool]:
+    """Yield True if this process holds the cell's lock, False if another process does."""
+    path = run_dir(results, study, cell_id).parent / f"{cell_id}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def is_running(results: Path, study: str, cell_id: str) -> bool:
+    """Does some live process hold this cell's lock?"""
+    path = run_dir(results, study, cell_id).parent / f"{cell_id}.lock"
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def run_job(cell: Cell, results: Path, force: bool = False, events=None,
+            keep_checkpoints: bool = False) -> JobResult:
+    """Run one cell unless it is finished (or another process is running it)."""
+    from bolrl.loop import run_cell
+
+    def emit(*event):
+        if events is not None:
+            events.put(event)
+
+    with cell_lock(results, cell.study, cell.cell_id) as held:
+        if not held:
+            return JobResult(cell.cell_id, "locked")
+        status = cell_status(results, cell.study, cell.cell_id)
+        if status is not None and not force:
+            return JobResult(cell.cell_id, "skipped")
+        if force:
+            shutil.rmtree(run_dir(results, cell.study, cell.cell_id), ignore_errors=True)
+        rows = run_cell(cell, results, progress=lambda cid, r, phase: emit("round", cid, r, phase))
+        write_cell(results, cell.study, cell.cell_id, rows)
+        last = rows[-1]
+        if last["status"] == "ok" and not keep_checkpoints:
+            rdir = run_dir(results, cell.study, cell.cell_id)
+            for f in rdir.glob("data-round*.npz"):
+                f.unlink(missing_ok=True)  # the final weights stay; the data is not needed
+        final = last.get("eval_success_rate") if last["status"] == "ok" else None
+        emit("done", cell.cell_id, last["status"], final)
+        return JobResult(cell.cell_id, last["status"], final, last["error"])
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+
+class _Forward:
+    """A queue-like object that hands events straight to a callback (in-process runs)."""
+
+    def __init__(self, on_event: Callable[[Event], None]):
+        self.on_event = on_event
+
+    def put(self, event: Event) -> None:
+        self.on_event(event)
+
+
+def run_local(cells: list[Cell], results: Path, workers: int, force: bool = False,
+              on_event: Callable[[Event], None] | None = None) -> list[JobResult]:
+    """Run cells in a pool of `workers` processes (in this process if workers == 1)."""
+    on_event = on_event or (lambda event: None)
+    if workers == 1:
+        _worker_init()
+        return [run_job(cell, results, force, _Forward(on_event)) for cell in cells]
+    ctx = mp.get_context("spawn")
+    manager = ctx.Manager()
+    events = manager.Queue()
+    out: list[JobResult] = []
+    try:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init) as pool:
+            pending: set[Future] = {pool.submit(run_job, c, results, force, events) for c in cells}
+            try:
+                while pending:
+                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    _drain(events, on_event)
+                    out.extend(f.result() for f in done)
+            except BaseException:
+                for f in pending:
+                    f.cancel()
+                raise
+            _drain(events, on_event)
+    finally:
+        manager.shutdown()
+    return out
+
+
+def _drain(events, on_event) -> None:
+    while True:
+        try:
+            on_event(events.get_nowait())
+        except (queue.Empty, EOFError, BrokenPipeError):
+            return

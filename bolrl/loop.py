@@ -1,0 +1,193 @@
+"""The batch online loop of one cell.
+
+    round 0:      train on the demonstrations D0, evaluate
+    round k >= 1: collect E autonomous episodes with the frozen agent (+ exploration noise),
+                  append them to the dataset (D0 kept), train on everything, evaluate
+
+Evaluation runs without noise on the same `eval_episodes` seeded initial states every round
+(and for every method of the same seed), so rounds and methods are compared on equal terms.
+After each round the agent and the dataset are checkpointed; an interrupted cell resumes from
+its last finished round and produces the same rows as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bolrl.agent import Agent, NonFiniteLoss
+from bolrl.data import Episodes
+from bolrl.demos import demonstrations
+from bolrl.envs import get_task
+from bolrl.envs.batched import env_seeds
+from bolrl.noise import NOISES, Noise
+from bolrl.results import run_dir, versions, write_atomic
+from bolrl.rollout import rollout
+from bolrl.study import Cell
+
+EVAL_STREAM = 2000
+COLLECT_STREAM = 3000
+
+Progress = Callable[[str, int, str], None]  # (cell_id, round, phase)
+
+
+class AgentActor:
+    """The agent acting in a batch of environments, with optional exploration noise."""
+
+    def __init__(self, agent: Agent, noise: Noise | None = None):
+        self.agent, self.noise = agent, noise
+
+    def begin(self, rows: np.ndarray) -> None:
+        if self.noise is not None:
+            self.noise.begin(rows)
+
+    def act(self, rows: np.ndarray, obs: np.ndarray, qpos: np.ndarray) -> np.ndarray:
+        actions = self.agent.act(obs)
+        if self.noise is not None:
+            actions = np.clip(actions + self.noise.sample(rows), -1.0, 1.0)
+        return actions
+
+
+def evaluate(cell: Cell, agent: Agent) -> tuple[float, float]:
+    """(success rate, mean episode length) over the cell's evaluation episodes, no noise."""
+    task = get_task(cell.task)
+    seeds = env_seeds(cell.seed, min(cell.eval_episodes, cell.n_envs), stream=EVAL_STREAM)
+    episodes = rollout(task, seeds, AgentActor(agent), cell.eval_episodes)
+    return float(episodes.episode_success.mean()), float(episodes.episode_lengths.mean())
+
+
+def collect(cell: Cell, agent: Agent, round_index: int) -> Episodes:
+    """This round's autonomous episodes, with the cell's exploration noise."""
+    task = get_task(cell.task)
+    n = min(cell.episodes_per_round, cell.n_envs)
+    seeds = env_seeds(cell.seed, n, stream=COLLECT_STREAM + round_index)
+    noise = NOISES[cell.noise](n, task.act_dim, task.horizon, cell.noise_params,
+                               np.random.default_rng([cell.seed, round_index, 17]))
+    return rollout(task, seeds, AgentActor(agent, noise), cell.episodes_per_round)
+
+
+def _row(cell: Cell, round_index: int, **values) -> dict:
+    row = {
+        "study": cell.study,
+        "cell_id": cell.cell_id,
+        "task": cell.task,
+        "seed": cell.seed,
+        "algorithm": cell.algorithm,
+        "extraction": cell.extraction,
+        "policy": cell.policy,
+        "noise": cell.noise,
+        "method": cell.method,
+        "episodes_per_round": cell.episodes_per_round,
+        "round": round_index,
+        "demos": cell.demos,
+        "status": "ok",
+        "error": "",
+        "config": json.dumps(cell.config(), sort_keys=True),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **versions(),
+    }
+    row.update(values)
+    return row
+
+
+def _save_checkpoint(rdir: Path, round_index: int, agent: Agent, data: Episodes, rows: list,
+                     demo_transitions: int) -> None:
+    """Dataset first (a file per round), then the checkpoint that names it, then clean up."""
+    data_file = rdir / f"data-round{round_index}.npz"
+    data.save(data_file)
+    state = {"round": round_index, "rows": rows, "agent": agent.state_dict(),
+             "data_file": data_file.name, "demo_transitions": demo_transitions}
+    write_atomic(rdir / "checkpoint.pt", lambda tmp: torch.save(state, tmp))
+    for old in rdir.glob("data-round*.npz"):
+        if old.name != data_file.name:
+            old.unlink(missing_ok=True)
+
+
+def _load_checkpoint(rdir: Path) -> dict | None:
+    path = rdir / "checkpoint.pt"
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, weights_only=False)
+        state["data"] = Episodes.load(rdir / state["data_file"])
+        return state
+    except Exception:  # a damaged checkpoint only costs the rounds since the last good one
+        return None
+
+
+def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
+             resume: bool = True) -> list[dict]:
+    """Run (or resume) one cell; returns one row per round. An exception inside the loop ends
+    the cell with a final row of status `failed` naming the round and the error."""
+    torch.set_num_threads(1)
+    say = progress or (lambda cell_id, round_index, phase: None)
+    task = get_task(cell.task)
+    rdir = run_dir(results, cell.study, cell.cell_id)
+    rdir.mkdir(parents=True, exist_ok=True)
+    agent = Agent(cell.agent, task.obs_dim, task.act_dim, seed=cell.seed)
+    state = _load_checkpoint(rdir) if resume else None
+    rows: list[dict] = []
+    round_index = 0
+    try:
+        if state is not None:
+            agent.load_state_dict(state["agent"])
+            data, rows, start = state["data"], state["rows"], state["round"] + 1
+            demo_transitions = state["demo_transitions"]
+        else:
+            say(cell.cell_id, 0, "demos")
+            data = demonstrations(task, cell.demos, seed=cell.seed)
+            start, demo_transitions = 0, len(data.rewards)
+        for round_index in range(start, cell.rounds + 1):
+            collect_s, collect_rate = 0.0, float("nan")
+            if round_index > 0:
+                say(cell.cell_id, round_index, "collect")
+                t0 = time.perf_counter()
+                new = collect(cell, agent, round_index)
+                collect_s = time.perf_counter() - t0
+                collect_rate = float(new.episode_success.mean())
+                data = data + new
+            say(cell.cell_id, round_index, "train")
+            t0 = time.perf_counter()
+            steps = cell.steps_round0 if round_index == 0 else cell.steps_per_round
+            losses = agent.train(data, steps) if steps > 0 else {}
+            train_s = time.perf_counter() - t0
+            say(cell.cell_id, round_index, "evaluate")
+            t0 = time.perf_counter()
+            success, length = evaluate(cell, agent)
+            eval_s = time.perf_counter() - t0
+            previous_steps = rows[-1]["grad_steps"] if rows else 0
+            rows.append(_row(
+                cell, round_index,
+                autonomous_episodes=round_index * cell.episodes_per_round,
+                autonomous_transitions=len(data.rewards) - demo_transitions,
+                collect_success_rate=collect_rate,
+                eval_success_rate=success,
+                eval_episodes=cell.eval_episodes,
+                eval_episode_length=length,
+                policy_loss=losses.get("policy_loss", float("nan")),
+                critic_q_loss=losses.get("critic_q_loss", float("nan")),
+                critic_v_loss=losses.get("critic_v_loss", float("nan")),
+                q_mean=losses.get("q_mean", float("nan")),
+                grad_steps=previous_steps + steps,
+                collect_s=collect_s, train_s=train_s, eval_s=eval_s,
+            ))
+            _save_checkpoint(rdir, round_index, agent, data, rows, demo_transitions)
+            say(cell.cell_id, round_index, "done")
+    except Exception as exc:  # recorded, so that the other cells of the grid go on
+        if isinstance(exc, NonFiniteLoss):
+            error = f"round {round_index}: {exc}"
+        else:
+            error = f"round {round_index}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+        rows.append(_row(cell, round_index, status="failed", error=error,
+                         autonomous_episodes=round_index * cell.episodes_per_round,
+                         autonomous_transitions=0, eval_episodes=cell.eval_episodes,
+                         grad_steps=rows[-1]["grad_steps"] if rows else 0,
+                         collect_s=0.0, train_s=0.0, eval_s=0.0))
+    return rows

@@ -1,0 +1,134 @@
+"""Results on disk: one parquet file per cell, one row per round, written atomically.
+
+    results/<study>/cells/<cell-id>.parquet   the cell's rows (a finished cell is never re-run)
+    results/<study>/runs/<cell-id>/           per-round checkpoints, for resume (not in git)
+
+A file is written to a temporary name and renamed into place, so a reader sees either no
+file or a whole one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from bolrl import __version__
+
+SCHEMA_VERSION = 1
+
+# column -> pandas dtype; the documented schema of a results row.
+SCHEMA: dict[str, str] = {
+    "study": "string",
+    "cell_id": "string",
+    "task": "string",
+    "seed": "int64",
+    "algorithm": "string",
+    "extraction": "string",
+    "policy": "string",
+    "noise": "string",
+    "method": "string",
+    "episodes_per_round": "int64",
+    "round": "int64",
+    "demos": "int64",
+    "autonomous_episodes": "int64",  # cumulative
+    "autonomous_transitions": "int64",  # cumulative
+    "collect_success_rate": "float64",  # of this round's collection (NaN in round 0)
+    "eval_success_rate": "float64",
+    "eval_episodes": "int64",
+    "eval_episode_length": "float64",
+    "policy_loss": "float64",
+    "critic_q_loss": "float64",
+    "critic_v_loss": "float64",
+    "q_mean": "float64",
+    "grad_steps": "int64",  # cumulative
+    "collect_s": "float64",
+    "train_s": "float64",
+    "eval_s": "float64",
+    "status": "string",  # ok | failed
+    "error": "string",
+    "bolrl_version": "string",
+    "git_sha": "string",
+    "schema_version": "int64",
+    "config": "string",  # the cell's full configuration, JSON
+    "created_at": "string",
+}
+
+
+@lru_cache(maxsize=1)
+def git_sha() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                             text=True, cwd=Path(__file__).parent, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def versions() -> dict:
+    return {"bolrl_version": __version__, "git_sha": git_sha(), "schema_version": SCHEMA_VERSION}
+
+
+def study_dir(results: Path, study: str) -> Path:
+    return Path(results) / study
+
+
+def cell_path(results: Path, study: str, cell_id: str) -> Path:
+    return study_dir(results, study) / "cells" / f"{cell_id}.parquet"
+
+
+def run_dir(results: Path, study: str, cell_id: str) -> Path:
+    return study_dir(results, study) / "runs" / cell_id
+
+
+def to_frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(SCHEMA))
+    return frame.astype(SCHEMA)
+
+
+def write_atomic(path: Path, write) -> None:
+    """Call write(tmp_path), then rename the temporary file to `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_cell(results: Path, study: str, cell_id: str, rows: list[dict]) -> Path:
+    path = cell_path(results, study, cell_id)
+    frame = to_frame(rows)
+    write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    return path
+
+
+def read_cell(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path)
+
+
+def cell_status(results: Path, study: str, cell_id: str) -> str | None:
+    """'ok' or 'failed' for a cell with a results file, None if it has none."""
+    path = cell_path(results, study, cell_id)
+    if not path.exists():
+        return None
+    frame = pd.read_parquet(path, columns=["status"])
+    return "failed" if (frame["status"] == "failed").any() else "ok"
+
+
+def load_results(results: Path, study: str) -> pd.DataFrame:
+    """Every finished cell's rows of a study (an empty frame with the schema if none)."""
+    files = sorted((study_dir(results, study) / "cells").glob("*.parquet"))
+    if not files:
+        return to_frame([])
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)

@@ -1,0 +1,172 @@
+"""Study files, grid expansion, the batch online loop, run-grid end to end, resume, failures."""
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from bolrl import loop
+from bolrl.agent import NonFiniteLoss
+from bolrl.cli import app
+from bolrl.results import SCHEMA, load_results
+from bolrl.study import StudyError, load_study
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE = ROOT / "studies" / "smoke.toml"
+runner = CliRunner()
+TIMING = ["collect_s", "train_s", "eval_s", "created_at"]
+
+
+def write_study(tmp_path, text: str) -> Path:
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return path
+
+
+def test_run_grid_smoke_end_to_end(tmp_path):
+    result = runner.invoke(app, ["run-grid", str(SMOKE), "--results", str(tmp_path),
+                                 "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    study = load_study(SMOKE)
+    frame = load_results(tmp_path, "smoke")
+    assert set(frame["cell_id"]) == {c.cell_id for c in study.cells}
+    assert list(frame.columns) == list(SCHEMA)
+    assert {c: str(t) for c, t in frame.dtypes.items()} == SCHEMA
+    for cell in study.cells:
+        rows = frame[frame["cell_id"] == cell.cell_id].sort_values("round")
+        assert rows["round"].tolist() == list(range(cell.rounds + 1))
+        assert (rows["status"] == "ok").all()
+        assert rows["autonomous_episodes"].tolist() == [
+            r * cell.episodes_per_round for r in range(cell.rounds + 1)]
+        assert rows["autonomous_transitions"].is_monotonic_increasing
+        assert rows["eval_success_rate"].between(0, 1).all()
+        assert rows["grad_steps"].tolist() == [20, 30, 40]
+    # a second run finds everything done and runs nothing
+    again = runner.invoke(app, ["run-grid", str(SMOKE), "--results", str(tmp_path)])
+    assert again.exit_code == 0 and "0 to run" in again.output
+    status = runner.invoke(app, ["status", str(SMOKE), "--results", str(tmp_path)])
+    assert f"{len(study.cells)} finished" in status.output
+
+
+def test_show_lists_cells_and_dropped_combinations():
+    result = runner.invoke(app, ["show", str(SMOKE)])
+    assert result.exit_code == 0, result.output
+    assert "imitation has no policy extraction" in result.output
+    assert "estimated cost" in result.output
+
+
+def test_interrupted_cell_resumes_to_the_same_rows(tmp_path):
+    cell = load_study(SMOKE).cells[1]  # iql + best-of-n: critic, policy and sampling state
+    reference = loop.run_cell(cell, tmp_path / "a")
+
+    def interrupt(cell_id, round_index, phase):
+        if round_index == 2 and phase == "train":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        loop.run_cell(cell, tmp_path / "b", progress=interrupt)
+    resumed = loop.run_cell(cell, tmp_path / "b")
+    a = pd.DataFrame(reference).drop(columns=TIMING)
+    b = pd.DataFrame(resumed).drop(columns=TIMING)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_same_cell_and_seed_give_identical_rows(tmp_path):
+    cell = load_study(SMOKE).cells[2]  # gaussian + awr + OU noise
+    a = pd.DataFrame(loop.run_cell(cell, tmp_path / "a")).drop(columns=TIMING)
+    b = pd.DataFrame(loop.run_cell(cell, tmp_path / "b")).drop(columns=TIMING)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_failing_cell_is_recorded_and_the_grid_goes_on(tmp_path, monkeypatch):
+    original = loop.Agent.train
+
+    def train(self, data, steps):
+        if self.cfg.policy == "gaussian" and self.rounds_trained == 1:
+            raise NonFiniteLoss("critic", float("nan"), 3)
+        return original(self, data, steps)
+
+    monkeypatch.setattr(loop.Agent, "train", train)
+    result = runner.invoke(app, ["run-grid", str(SMOKE), "--results", str(tmp_path),
+                                 "--workers", "1"])
+    assert result.exit_code == 1
+    frame = load_results(tmp_path, "smoke")
+    failed = frame[frame["status"] == "failed"]
+    assert len(failed) == 1 and failed["policy"].iloc[0] == "gaussian"
+    assert failed["error"].iloc[0].startswith("round 1: critic loss became nan")
+    assert failed["cell_id"].iloc[0] in result.output
+    assert (frame.groupby("cell_id")["status"].last() == "ok").sum() == 2  # the others ran
+    monkeypatch.setattr(loop.Agent, "train", original)
+    retry = runner.invoke(app, ["run-grid", str(SMOKE), "--results", str(tmp_path),
+                                "--workers", "1", "--retry-failed"])
+    assert retry.exit_code == 0, retry.output
+    assert (load_results(tmp_path, "smoke")["status"] == "ok").all()
+
+
+def test_grid_expansion_drops_nonsense_and_adds_extra_cells():
+    study = load_study(SMOKE)
+    methods = sorted(c.method for c in study.cells)
+    assert methods == ["diffusion/bc", "diffusion/iql+best-of-n", "gaussian/iql+awr+ou"]
+    reasons = dict(((d["algorithm"], d["extraction"]), why) for d, why in study.dropped)
+    assert "no policy extraction" in reasons[("bc", "best-of-n")]
+    assert "needs an extraction" in reasons[("iql", "none")]
+
+
+def test_cell_ids_are_stable_hashes_of_the_configuration():
+    a, b = load_study(SMOKE).cells[0], load_study(SMOKE).cells[0]
+    assert a.cell_id == b.cell_id and len(a.cell_id) == 12
+    changed = dataclasses.replace(a, rounds=a.rounds + 1)
+    assert changed.cell_id != a.cell_id
+
+
+def test_episodes_per_round_is_an_axis(tmp_path):
+    path = write_study(tmp_path, '[axes]\nalgorithm = ["bc"]\nextraction = ["none"]\n'
+                                 'episodes_per_round = [10, 20, 40]\n')
+    cells = load_study(path).cells
+    assert sorted(c.episodes_per_round for c in cells) == [10, 20, 40]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[study]\nrounds = 3\nroundz = 2\n", "unknown key 'roundz' in [study]"),
+    ("[study]\nroundz = 2\n", "did you mean 'rounds'"),
+    ("[axes]\npolicy = ['difusion']\n", "allowed: gaussian, diffusion (did you mean 'diffusion'"),
+    ("[study]\ntasks = ['lfit']\n", "unknown task 'lfit'"),
+    ("[study]\nrounds = -1\n", "[study].rounds must be between 0 and 200"),
+    ("[study]\neval_episodes = 0\n", "[study].eval_episodes must be between 1"),
+    ("[study]\nrounds = 'three'\n", "[study].rounds must be an integer"),
+    ("[study]\nrounds = 3\n[[cells]]\nalgorithm = 'iql'\n", "must name extraction, policy, noise"),
+    ("[studdy]\n", "unknown table [studdy]"),
+    ("[study\nrounds = 3\n", "TOML syntax error"),
+    ("[critic]\nexpectile = 1.5\n", "[critic].expectile must be strictly between 0 and 1"),
+])
+def test_bad_study_files_give_one_clear_sentence(tmp_path, text, message):
+    path = write_study(tmp_path, text)
+    with pytest.raises(StudyError) as err:
+        load_study(path)
+    assert message in str(err.value) and str(path) in str(err.value)
+    result = runner.invoke(app, ["run-grid", str(path), "--results", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert not (tmp_path / "r" / "s").exists()  # nothing written
+
+
+def test_toml_syntax_error_names_the_line(tmp_path):
+    path = write_study(tmp_path, "[study]\nrounds = 3\nseeds = [0,,1]\nname = \"x\"\n")
+    with pytest.raises(StudyError, match="line 3"):
+        load_study(path)
+
+
+def test_missing_study_file_and_unknown_cell(tmp_path):
+    result = runner.invoke(app, ["run-grid", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 2 and "study file not found" in result.output
+    result = runner.invoke(app, ["run-cell", str(SMOKE), "deadbeef0000"])
+    assert result.exit_code == 2 and "no cell with id" in result.output
+
+
+def test_run_cell_runs_one_cell(tmp_path):
+    cell = load_study(SMOKE).cells[0]
+    result = runner.invoke(app, ["run-cell", str(SMOKE), cell.cell_id, "--results",
+                                 str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "smoke" / "cells" / f"{cell.cell_id}.parquet").exists()
