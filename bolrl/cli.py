@@ -374,6 +374,49 @@ def run_cell_cmd(
         raise typer.Exit(code=1)
 
 
+@app.command()
+def plot(
+    study: str = STUDY_ARG,
+    results: Path = RESULTS_OPT,
+    formats: str = typer.Option("png,pdf", "--format", help="Figure formats, comma-separated."),
+    tasks: str = typer.Option(None, help="Only these tasks, comma-separated."),
+    methods: str = typer.Option(None, help="Only these methods (as in `bolrl show`), "
+                                           "comma-separated."),
+) -> None:
+    """Figures, tables and REPORT.md for a study's results (what has finished so far)."""
+    from bolrl.report.report import build
+    from bolrl.report.tables import to_rich
+    from bolrl.results import load_results, study_dir
+
+    s = _load_study(study)
+    fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    bad = [f for f in fmts if f not in ("png", "pdf", "svg")]
+    if bad or not fmts:
+        fail(f"--format: unknown format {', '.join(bad) or formats!r}; choose from png, pdf, svg")
+    frame = load_results(results, s.name)
+    if frame.empty:
+        fail(f"no results for study {s.name!r} in {study_dir(results, s.name) / 'cells'}; "
+             f"run `bolrl run-grid {study or 'quick'}` first")
+    frame = frame[frame["cell_id"].isin({c.cell_id for c in s.cells})]
+    for option, column, value in (("--tasks", "task", tasks), ("--methods", "method", methods)):
+        if value:
+            wanted = [v.strip() for v in value.split(",")]
+            unknown = sorted(set(wanted) - set(frame[column]))
+            if unknown:
+                fail(f"{option}: no results for {', '.join(unknown)}; available: "
+                     f"{', '.join(sorted(frame[column].unique()))}")
+            frame = frame[frame[column].isin(wanted)]
+    out_dir = study_dir(results, s.name)
+    command = f"bolrl plot {study or 'quick'}"
+    with console.status("drawing figures..."):
+        report = build(frame, s.name, len(s.cells), out_dir, fmts, command)
+    console.print(to_rich(report.table, f"{s.name}: final success (%)"))
+    console.print(report.findings_md)
+    if report.partial:
+        console.print(f"[yellow]{report.partial}[/]")
+    console.print(f"wrote {len(report.figures)} figures, tables and {out_dir / 'REPORT.md'}")
+
+
 def main() -> None:
     app()
 

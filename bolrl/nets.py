@@ -73,9 +73,13 @@ def sinusoidal_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 
+STD_FLOOR = 0.01  # 1 cm for positions: features nearly constant in the demos are not blown up
+
+
 class Normalizer(nn.Module):
     """Observation standardisation with statistics fitted once, from the first training data
-    (the demonstrations), then frozen so a warm-started network keeps seeing the same inputs."""
+    (the demonstrations), then frozen so a warm-started network keeps seeing the same inputs.
+    The standard deviation is floored at STD_FLOOR."""
 
     def __init__(self, dim: int):
         super().__init__()
@@ -87,7 +91,7 @@ class Normalizer(nn.Module):
         if bool(self.fitted):
             return
         self.mean.copy_(torch.as_tensor(obs.mean(axis=0)))
-        self.std.copy_(torch.as_tensor(obs.std(axis=0) + 1e-3))
+        self.std.copy_(torch.as_tensor(np.maximum(obs.std(axis=0), STD_FLOOR)))
         self.fitted.fill_(True)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:

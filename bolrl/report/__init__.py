@@ -1,0 +1,1 @@
+"""Figures, tables and REPORT.md for a study's results (`bolrl plot`)."""

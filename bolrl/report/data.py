@@ -1,0 +1,81 @@
+"""From result rows to what figures and tables show: per-method curves and final scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bolrl.stats import bootstrap_ci
+
+# The reference values of the axes: a comparison varies one axis and holds the others here.
+REFERENCE = {"algorithm": "iql", "extraction": "best-of-n", "policy": "diffusion",
+             "noise": "none"}
+
+
+def method_key(frame: pd.DataFrame) -> pd.Series:
+    """Method name, with the episodes per round when a study varies it."""
+    if frame["episodes_per_round"].nunique() > 1:
+        return frame["method"] + " E=" + frame["episodes_per_round"].astype(str)
+    return frame["method"].astype(str)
+
+
+def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of cells that finished without failure, with a `key` column naming the method."""
+    failed = frame.loc[frame["status"] != "ok", "cell_id"].unique()
+    out = frame[~frame["cell_id"].isin(failed)].copy()
+    out["key"] = method_key(out)
+    return out
+
+
+@dataclass(frozen=True)
+class Curve:
+    x: np.ndarray  # cumulative autonomous episodes
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    seeds: int
+
+
+def scaling_curve(rows: pd.DataFrame) -> Curve:
+    """Mean eval success over seeds per round, with a 95% bootstrap band over seeds."""
+    xs, means, lows, highs = [], [], [], []
+    for x, group in rows.groupby("autonomous_episodes"):
+        m, lo, hi = bootstrap_ci(group["eval_success_rate"].to_numpy())
+        xs.append(x), means.append(m), lows.append(lo), highs.append(hi)
+    return Curve(np.array(xs), np.array(means), np.array(lows), np.array(highs),
+                 rows["seed"].nunique())
+
+
+def final_scores(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per (key, task, seed): success at round 0 and at the cell's last round, and the
+    area under the scaling curve (mean success over the x-range, trapezoid rule)."""
+    out = []
+    for (key, task, seed), g in rows.groupby(["key", "task", "seed"]):
+        g = g.sort_values("round")
+        x, y = g["autonomous_episodes"].to_numpy(float), g["eval_success_rate"].to_numpy()
+        auc = float(np.trapezoid(y, x) / (x[-1] - x[0])) if len(x) > 1 else float(y[0])
+        out.append({"key": key, "task": task, "seed": seed, "base": y[0], "final": y[-1],
+                    "auc": auc, "rounds": int(g["round"].max())})
+    return pd.DataFrame(out)
+
+
+def comparison_keys(rows: pd.DataFrame, axis: str) -> list[str]:
+    """Methods that differ from the reference only along `axis` (for one comparison figure).
+    For the algorithm axis, imitation methods are compared with the reference Q-method."""
+    ref = {k: v for k, v in REFERENCE.items() if k != axis}
+    sel = rows
+    if axis == "algorithm":
+        sel = rows[(rows["policy"] == ref["policy"]) & (rows["noise"] == ref["noise"])]
+        sel = sel[(sel["algorithm"] != "iql") | (sel["extraction"] == "best-of-n")]
+    elif axis == "extraction":
+        sel = rows[(rows["policy"] == ref["policy"]) & (rows["noise"] == ref["noise"])
+                   & (rows["algorithm"] == "iql")]
+    elif axis == "policy":  # expressivity: both policy classes, Q-function, any extraction
+        sel = rows[(rows["noise"] == ref["noise"]) & (rows["algorithm"] == "iql")]
+    elif axis == "noise":
+        sel = rows[(rows["policy"] == ref["policy"]) & (rows["algorithm"] == "iql")
+                   & (rows["extraction"] == ref["extraction"])]
+    keys = sorted(sel["key"].unique())
+    return keys if len(keys) > 1 else []

@@ -1,0 +1,81 @@
+"""Figures: scaling curves per task and an aggregate panel of final success (IQM, stratified
+bootstrap 95% CI), for all methods and for each axis of the study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from bolrl.report.data import final_scores, scaling_curve  # noqa: E402
+from bolrl.report.naming import colour, display_name  # noqa: E402
+from bolrl.stats import stratified_bootstrap  # noqa: E402
+
+
+def _label(key: str) -> str:
+    base, _, e = key.partition(" E=")
+    return display_name(base) + (f", {e} episodes/round" if e else "")
+
+
+def aggregate(rows: pd.DataFrame, keys: list[str]) -> dict[str, tuple[float, float, float]]:
+    """Per method: IQM of final success over all tasks and seeds, with a stratified CI."""
+    scores = final_scores(rows[rows["key"].isin(keys)])
+    out = {}
+    for key in keys:
+        s = scores[scores["key"] == key]
+        by_task = {t: g["final"].to_numpy() for t, g in s.groupby("task")}
+        if by_task:
+            out[key] = stratified_bootstrap(by_task)
+    return out
+
+
+def comparison_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Path,
+                      formats: list[str]) -> list[Path]:
+    """One scaling-curve panel per task, then the aggregate panel; written in each format."""
+    tasks = sorted(rows.loc[rows["key"].isin(keys), "task"].unique())
+    fig, axes = plt.subplots(1, len(tasks) + 1, figsize=(4.2 * (len(tasks) + 1), 3.8),
+                             layout="constrained")
+    for ax, task in zip(axes[:-1], tasks, strict=True):
+        for key in keys:
+            sel = rows[(rows["key"] == key) & (rows["task"] == task)]
+            if sel.empty:
+                continue
+            c = scaling_curve(sel)
+            ax.plot(c.x, 100 * c.mean, marker="o", ms=3, color=colour(key), label=_label(key))
+            ax.fill_between(c.x, 100 * c.low, 100 * c.high, color=colour(key), alpha=0.15,
+                            linewidth=0)
+        ax.set_title(task)
+        ax.set_xlabel("autonomous episodes (cumulative)")
+        ax.set_ylabel("evaluation success (%)")
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+    ax = axes[-1]
+    agg = aggregate(rows, keys)
+    names = [k for k in keys if k in agg]
+    ypos = np.arange(len(names))[::-1]
+    for y, key in zip(ypos, names, strict=True):
+        point, lo, hi = agg[key]
+        ax.barh(y, 100 * point, color=colour(key), alpha=0.85)
+        ax.errorbar(100 * point, y, xerr=[[100 * (point - lo)], [100 * (hi - point)]],
+                    color="black", capsize=3, lw=1)
+    ax.set_yticks(ypos, [""] * len(names))
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("final success, IQM over tasks and seeds (%)")
+    ax.set_title("aggregate (95% CI)")
+    ax.grid(alpha=0.3, axis="x")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(3, len(labels)),
+               fontsize=8, frameon=False)
+    fig.suptitle(title)
+    paths = []
+    for fmt in formats:
+        path = stem.with_suffix(f".{fmt}")
+        fig.savefig(path, dpi=130)
+        paths.append(path)
+    plt.close(fig)
+    return paths

@@ -1,0 +1,49 @@
+"""How methods are named and coloured in figures and tables: the paper's vocabulary, one
+colour per method in every figure."""
+
+from __future__ import annotations
+
+CORE_NAMES = {
+    "bc": "BC",
+    "filtered-bc": "Filtered BC",
+    "iql+best-of-n": "Q + implicit (best-of-N)",
+    "iql+awr": "Q + explicit (AWR)",
+    "iql+ddpg-bc": "Q + explicit (DDPG+BC)",
+}
+NOISE_NAMES = {"white": "white noise", "ou": "OU noise", "pink": "pink noise"}
+
+COLOURS = {
+    "diffusion/bc": "#8c8c8c",
+    "diffusion/filtered-bc": "#1f77b4",
+    "diffusion/iql+best-of-n": "#d62728",
+    "diffusion/iql+awr": "#ff7f0e",
+    "diffusion/iql+ddpg-bc": "#9467bd",
+    "gaussian/bc": "#bcbcbc",
+    "gaussian/filtered-bc": "#aec7e8",
+    "gaussian/iql+best-of-n": "#2ca02c",
+    "gaussian/iql+awr": "#8c564b",
+    "gaussian/iql+ddpg-bc": "#c5b0d5",
+    "diffusion/iql+best-of-n+ou": "#e377c2",
+    "diffusion/iql+best-of-n+white": "#17becf",
+    "diffusion/iql+best-of-n+pink": "#bcbd22",
+}
+_FALLBACK = ["#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d"]
+
+
+def display_name(method: str) -> str:
+    """'diffusion/iql+best-of-n+ou' -> 'Q + implicit (best-of-N), diffusion, + OU noise'."""
+    policy, rest = method.split("/", 1)
+    parts = rest.split("+")
+    noise = parts[-1] if parts[-1] in NOISE_NAMES else None
+    core = "+".join(parts[:-1] if noise else parts)
+    name = f"{CORE_NAMES.get(core, core)}, {policy}"
+    if noise:
+        name += f", + {NOISE_NAMES[noise]}"
+    return name
+
+
+def colour(method: str) -> str:
+    base = method.split(" E=")[0]
+    if base in COLOURS:
+        return COLOURS[base]
+    return _FALLBACK[sum(map(ord, base)) % len(_FALLBACK)]

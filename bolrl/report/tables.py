@@ -1,0 +1,90 @@
+"""Tables: final-round success per method and task (mean and 95% CI over seeds), gain over
+the base policy and over filtered BC, and the area under the scaling curve; rendered for the
+terminal (rich), Markdown and LaTeX."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bolrl.report.data import final_scores
+from bolrl.report.naming import display_name
+from bolrl.stats import bootstrap_ci
+
+FILTERED_BC = "diffusion/filtered-bc"
+
+
+def _name(key: str) -> str:
+    base, _, e = key.partition(" E=")
+    return display_name(base) + (f" (E={e})" if e else "")
+
+
+def summary_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per method and task, percentages."""
+    scores = final_scores(rows)
+    out = []
+    for (key, task), g in scores.groupby(["key", "task"]):
+        mean, lo, hi = bootstrap_ci(g["final"].to_numpy())
+        ref_key = FILTERED_BC + (f" E={key.partition(' E=')[2]}" if " E=" in key else "")
+        ref = scores[(scores["key"] == ref_key) & (scores["task"] == task)]
+        vs_fbc = np.nan
+        if not ref.empty and key != ref_key:
+            vs_fbc = mean - ref["final"].mean()
+        out.append({
+            "method": _name(key), "task": task, "seeds": len(g),
+            "base": 100 * g["base"].mean(), "final": 100 * mean,
+            "final_low": 100 * lo, "final_high": 100 * hi,
+            "gain_over_base": 100 * (g["final"] - g["base"]).mean(),
+            "gain_over_filtered_bc": 100 * vs_fbc, "auc": 100 * g["auc"].mean(),
+        })
+    return pd.DataFrame(out)
+
+
+def _cells(t: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    head = ["method", "task", "seeds", "base", "final [95% CI]", "gain vs base",
+            "gain vs filtered BC", "AUC"]
+    body = []
+    for r in t.itertuples():
+        body.append([
+            r.method, r.task, str(r.seeds), f"{r.base:.0f}",
+            f"{r.final:.0f} [{r.final_low:.0f}, {r.final_high:.0f}]",
+            f"{r.gain_over_base:+.0f}",
+            "" if np.isnan(r.gain_over_filtered_bc) else f"{r.gain_over_filtered_bc:+.0f}",
+            f"{r.auc:.0f}",
+        ])
+    return head, body
+
+
+def to_markdown(t: pd.DataFrame) -> str:
+    head, body = _cells(t)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines) + "\n"
+
+
+def _tex(s: str) -> str:
+    for a, b in [("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"),
+                 ("#", r"\#"), ("$", r"\$")]:
+        s = s.replace(a, b)
+    return s
+
+
+def to_latex(t: pd.DataFrame) -> str:
+    head, body = _cells(t)
+    lines = [r"\begin{tabular}{ll" + "r" * (len(head) - 2) + "}", r"\toprule",
+             " & ".join(_tex(h) for h in head) + r" \\", r"\midrule"]
+    lines += [" & ".join(_tex(c) for c in row) + r" \\" for row in body]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def to_rich(t: pd.DataFrame, title: str):
+    from rich.table import Table
+
+    head, body = _cells(t)
+    table = Table(title=title)
+    for i, h in enumerate(head):
+        table.add_column(h, no_wrap=i < 2, justify="left" if i < 2 else "right")
+    for row in body:
+        table.add_row(*row)
+    return table

@@ -1,0 +1,125 @@
+"""bolrl plot on synthetic results with known differences: verdicts, figures, tables."""
+
+import json
+
+import numpy as np
+import pandas as pd
+from typer.testing import CliRunner
+
+from bolrl.cli import app
+from bolrl.report.data import ok_rows
+from bolrl.report.findings import measure
+from bolrl.report.report import build
+from bolrl.results import SCHEMA, to_frame
+
+# final success per method (the true means); rounds rise linearly from 0.3 to the final value
+TRUE_FINAL = {
+    ("diffusion", "iql", "best-of-n", "none"): 0.70,
+    ("diffusion", "filtered-bc", "none", "none"): 0.50,  # recipe better: reproduced
+    ("diffusion", "iql", "awr", "none"): 0.90,  # recipe worse: not reproduced
+    ("diffusion", "iql", "best-of-n", "ou"): 0.70,  # no difference: inconclusive
+}
+
+
+def synthetic_rows(seeds=6, tasks=("lift", "pick-place", "nut-assembly"), rounds=3, sd=0.03,
+                   seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (policy, algorithm, extraction, noise), final in TRUE_FINAL.items():
+        core = algorithm if algorithm != "iql" else f"iql+{extraction}"
+        method = f"{policy}/{core}" + (f"+{noise}" if noise != "none" else "")
+        for task in tasks:
+            for s in range(seeds):
+                cell_id = f"{method}-{task}-{s}"
+                for r in range(rounds + 1):
+                    mean = 0.3 + (final - 0.3) * r / rounds
+                    row = {c: None for c in SCHEMA}
+                    row.update(study="syn", cell_id=cell_id, task=task, seed=s,
+                               algorithm=algorithm, extraction=extraction, policy=policy,
+                               noise=noise, method=method, episodes_per_round=10, round=r,
+                               demos=5, autonomous_episodes=10 * r,
+                               autonomous_transitions=500 * r, collect_success_rate=0.5,
+                               eval_success_rate=float(np.clip(mean + rng.normal(0, sd), 0, 1)),
+                               eval_episodes=100, eval_episode_length=50.0, policy_loss=0.1,
+                               critic_q_loss=0.1, critic_v_loss=0.1, q_mean=0.5,
+                               grad_steps=100 * (r + 1), collect_s=1.0, train_s=1.0,
+                               eval_s=1.0, status="ok", error="", bolrl_version="0",
+                               git_sha="abc", schema_version=1, config=json.dumps({}),
+                               created_at="2026-01-01")
+                    rows.append(row)
+    return to_frame(rows)
+
+
+def test_verdicts_come_out_right():
+    measured = {m.finding.claim: m for m in measure(ok_rows(synthetic_rows()))}
+    assert measured["Q-function > imitation (filtered BC)"].verdict == "reproduced"
+    assert measured["implicit > explicit extraction (AWR)"].verdict == "not reproduced"
+    assert measured["OU noise > none"].verdict == "inconclusive"
+    q = measured["Q-function > imitation (filtered BC)"]
+    assert q.low <= 0.2 <= q.high and q.pairs == 18
+    assert "diffusion > Gaussian (implicit)" not in measured  # no Gaussian cells: not measured
+
+
+def test_difference_cis_cover_the_truth_at_about_the_stated_rate():
+    covered, trials = 0, 40
+    for i in range(trials):
+        rows = ok_rows(synthetic_rows(seeds=5, sd=0.08, seed=100 + i))
+        m = {m.finding.claim: m for m in measure(rows)}["Q-function > imitation (filtered BC)"]
+        covered += m.low <= 0.2 <= m.high
+    assert covered / trials >= 0.8  # nominal 95%; few seeds make the bootstrap a bit narrow
+
+
+def test_build_writes_figures_tables_and_report(tmp_path):
+    frame = synthetic_rows()
+    report = build(frame, "syn", total_cells=frame["cell_id"].nunique() + 2, out_dir=tmp_path,
+                   formats=["png", "pdf"], command="bolrl plot syn")
+    names = {p.name for p in report.figures}
+    assert {"scaling_all.png", "scaling_all.pdf", "axis_algorithm.png", "axis_noise.png",
+            "axis_extraction.png"} <= names
+    for p in report.figures:
+        assert p.stat().st_size > 5_000
+    text = (tmp_path / "REPORT.md").read_text()
+    assert "Partial results: 72 of 74 cells finished" in text
+    assert "**reproduced**" in text and "**not reproduced**" in text
+    assert "![axis_algorithm](figures/axis_algorithm.png)" in text
+    assert (tmp_path / "tables" / "summary.md").read_text().count("\n") == 2 + 12
+    tex = (tmp_path / "tables" / "summary.tex").read_text()
+    assert tex.startswith("\\begin{tabular}") and "\\bottomrule" in tex
+
+
+def test_failed_cells_are_left_out_of_the_figures():
+    frame = synthetic_rows()
+    bad = frame["cell_id"] == frame["cell_id"].iloc[0]
+    frame.loc[bad & (frame["round"] == 3), "status"] = "failed"
+    rows = ok_rows(frame)
+    assert frame["cell_id"].iloc[0] not in set(rows["cell_id"])
+
+
+def test_plot_without_results_is_a_clear_message(tmp_path):
+    result = CliRunner().invoke(app, ["plot", "smoke", "--results", str(tmp_path)])
+    assert result.exit_code == 2 and "no results for study 'smoke'" in result.output
+
+
+def test_plot_on_real_smoke_results(tmp_path):
+    runner = CliRunner()
+    assert runner.invoke(app, ["run-grid", "smoke", "--results", str(tmp_path),
+                               "--workers", "1"]).exit_code == 0
+    result = runner.invoke(app, ["plot", "smoke", "--results", str(tmp_path), "--format", "png"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "smoke" / "REPORT.md").exists()
+    assert (tmp_path / "smoke" / "figures" / "scaling_all.png").stat().st_size > 5_000
+    bad = runner.invoke(app, ["plot", "smoke", "--results", str(tmp_path), "--format", "gif"])
+    assert bad.exit_code == 2 and "unknown format" in bad.output
+    sub = runner.invoke(app, ["plot", "smoke", "--results", str(tmp_path), "--tasks", "nut"])
+    assert sub.exit_code == 2 and "available: lift" in sub.output
+
+
+def test_summary_table_gain_over_filtered_bc():
+    from bolrl.report.tables import summary_table
+
+    t = summary_table(ok_rows(synthetic_rows(sd=0.0)))
+    row = t[(t["method"].str.startswith("Q + implicit (best-of-N), diffusion"))
+            & ~t["method"].str.contains("OU") & (t["task"] == "lift")].iloc[0]
+    assert round(row["gain_over_filtered_bc"]) == 20 and round(row["final"]) == 70
+    assert round(row["base"]) == 30 and round(row["gain_over_base"]) == 40
+    assert isinstance(t, pd.DataFrame)
