@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
@@ -26,7 +27,7 @@ class UserError(Exception):
 
 
 def fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -192,8 +193,17 @@ def _load_study(study: str | None):
         fail(str(exc))
 
 
-def _results_dir(results: Path) -> Path:
-    return _writable_dir(results)
+def _vet_results(results: Path, study_name: str) -> None:
+    """Move corrupted cell files aside (their cells rerun) and refuse other schema versions."""
+    from bolrl.results import IncompatibleResults, check_results
+
+    try:
+        moved = check_results(results, study_name)
+    except IncompatibleResults as exc:
+        fail(str(exc))
+    for path in moved:
+        err_console.print(f"[yellow]warning:[/] unreadable results file moved aside to {path}; "
+                          f"its cell will be rerun")
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -238,6 +248,7 @@ def status(study: str = STUDY_ARG, results: Path = RESULTS_OPT) -> None:
     from bolrl.results import cell_status
 
     s = _load_study(study)
+    _vet_results(results, s.name)
     groups: dict[str, list] = {"finished": [], "running": [], "failed": [], "pending": []}
     for c in s.cells:
         st = cell_status(results, s.name, c.cell_id)
@@ -312,7 +323,8 @@ def run_grid(
     s = _load_study(study)
     workers = workers if workers is not None else (os.cpu_count() or 1)
     _positive(workers, "--workers")
-    results = _results_dir(results)
+    results = _writable_dir(results)
+    _vet_results(results, s.name)
     states = {c.cell_id: cell_status(results, s.name, c.cell_id) for c in s.cells}
     if retry_failed:
         todo = [c for c in s.cells if states[c.cell_id] == "failed"]
@@ -363,14 +375,15 @@ def run_cell_cmd(
         cell = s.cell(cell_id)
     except StudyError as exc:
         fail(str(exc))
-    results = _results_dir(results)
+    results = _writable_dir(results)
+    _vet_results(results, s.name)
     r = _run_cells(s, [cell], results, 1, force)[0]
     if r.status == "skipped":
         console.print(f"cell {cell_id} is already finished (use --force to rerun)")
     elif r.status == "locked":
         fail(f"cell {cell_id} is being run by another process")
     elif r.status == "failed":
-        err_console.print(f"cell {cell_id} failed: {r.error.splitlines()[0]}")
+        err_console.print(f"cell {cell_id} failed: {r.error.splitlines()[0]}", markup=False)
         raise typer.Exit(code=1)
 
 
@@ -393,6 +406,7 @@ def plot(
     bad = [f for f in fmts if f not in ("png", "pdf", "svg")]
     if bad or not fmts:
         fail(f"--format: unknown format {', '.join(bad) or formats!r}; choose from png, pdf, svg")
+    _vet_results(results, s.name)
     frame = load_results(results, s.name)
     if frame.empty:
         fail(f"no results for study {s.name!r} in {study_dir(results, s.name) / 'cells'}; "
@@ -411,7 +425,7 @@ def plot(
     with console.status("drawing figures..."):
         report = build(frame, s.name, len(s.cells), out_dir, fmts, command)
     console.print(to_rich(report.table, f"{s.name}: final success (%)"))
-    console.print(report.findings_md)
+    console.print(report.findings_md, markup=False)
     if report.partial:
         console.print(f"[yellow]{report.partial}[/]")
     console.print(f"wrote {len(report.figures)} figures, tables and {out_dir / 'REPORT.md'}")

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.managers import SyncManager
 from pathlib import Path
 
 from bolrl.results import cell_status, run_dir, write_cell
@@ -99,9 +100,22 @@ def run_job(cell: Cell, results: Path, force: bool = False, events=None,
         return JobResult(cell.cell_id, last["status"], final, last["error"])
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to end this process when its parent dies (even by SIGKILL), so no orphaned
+    worker keeps a cell's lock; elsewhere a no-op."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _worker_init() -> None:
     import torch
 
+    _die_with_parent()
     torch.set_num_threads(1)
     os.environ["OMP_NUM_THREADS"] = "1"
 
@@ -124,7 +138,8 @@ def run_local(cells: list[Cell], results: Path, workers: int, force: bool = Fals
         _worker_init()
         return [run_job(cell, results, force, _Forward(on_event)) for cell in cells]
     ctx = mp.get_context("spawn")
-    manager = ctx.Manager()
+    manager = SyncManager(ctx=ctx)
+    manager.start(initializer=_die_with_parent)
     events = manager.Queue()
     out: list[JobResult] = []
     try:
@@ -135,9 +150,12 @@ def run_local(cells: list[Cell], results: Path, workers: int, force: bool = Fals
                     done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                     _drain(events, on_event)
                     out.extend(f.result() for f in done)
-            except BaseException:
+            except BaseException:  # Ctrl-C or an error: stop the workers now, lose nothing
                 for f in pending:
                     f.cancel()
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()  # their cells resume from the last checkpoint
+                pool.shutdown(wait=False, cancel_futures=True)
                 raise
             _drain(events, on_event)
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -115,6 +116,37 @@ def write_cell(results: Path, study: str, cell_id: str, rows: list[dict]) -> Pat
 
 def read_cell(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path)
+
+
+class IncompatibleResults(RuntimeError):
+    """A study's results directory was written with another schema version."""
+
+
+def check_results(results: Path, study: str) -> list[Path]:
+    """Vet every cell file of a study before use. Unreadable (corrupted, partial) files are
+    moved aside to cells/corrupt/ so their cells are rerun; returns the moved files. Raises
+    IncompatibleResults if a readable file has another schema version."""
+    cells = study_dir(results, study) / "cells"
+    moved = []
+    for path in sorted(cells.glob("*.parquet")):
+        try:
+            frame = pd.read_parquet(path, columns=["schema_version", "status"])
+        except Exception:
+            aside = cells / "corrupt" / f"{path.name}.{time.strftime('%Y%m%dT%H%M%S')}"
+            aside.parent.mkdir(exist_ok=True)
+            os.replace(path, aside)
+            moved.append(aside)
+            continue
+        found = {int(v) for v in frame["schema_version"].unique()}
+        if found != {SCHEMA_VERSION}:
+            raise IncompatibleResults(
+                f"{cells} holds results of schema version {sorted(found)}, and this bolrl "
+                f"writes version {SCHEMA_VERSION}: move that directory aside or choose "
+                f"another with --results"
+            )
+    for stale in cells.glob(".*.tmp"):  # temporary files of writers killed mid-write
+        stale.unlink(missing_ok=True)
+    return moved
 
 
 def cell_status(results: Path, study: str, cell_id: str) -> str | None:
