@@ -125,3 +125,48 @@ def bench_train(base, obs_dim: int = 20, act_dim: int = 5, steps: int = 100,
                     "batch_size": base.batch_size, "diffusion_steps": base.diffusion_steps,
                     "n_samples": base.n_samples, "act_batch": act_batch, "threads": 1}
     return out
+
+
+def bench_cell(study_path: Path, rounds: int = 1) -> dict:
+    """One cell of a study (its most expensive method on its first task, seed 0), end to end
+    for `rounds` rounds, in a fresh worker process: wall time split into collect, train and
+    evaluate, and the worker's peak resident memory."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(_bench_cell_worker, (str(study_path), rounds))
+
+
+def _bench_cell_worker(study_path: str, rounds: int) -> dict:
+    import dataclasses
+    import resource
+    import tempfile
+
+    from bolrl.cost import estimate_seconds
+    from bolrl.loop import run_cell
+    from bolrl.study import load_study
+
+    study = load_study(Path(study_path))
+    cell = max(study.cells, key=estimate_seconds)
+    cell = dataclasses.replace(cell, rounds=min(rounds, cell.rounds))
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = run_cell(cell, Path(tmp))
+    wall = time.perf_counter() - start
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    split = {k: round(sum(r[k] for r in rows), 1) for k in ("collect_s", "train_s", "eval_s")}
+    return {"study": study.name, "cell": cell.label, "cell_id": cell.cell_id,
+            "rounds_run": cell.rounds, "wall_s": round(wall, 1), **split,
+            "peak_memory_mib": round(peak_mib), "status": rows[-1]["status"]}
+
+
+def project_study(study_path: Path, workers: int) -> dict:
+    """The cost model's projection of a whole study on `workers` cores."""
+    from bolrl.cost import estimate_seconds
+    from bolrl.study import load_study
+
+    study = load_study(study_path)
+    total = sum(estimate_seconds(c) for c in study.cells)
+    return {"study": study.name, "cells": len(study.cells), "core_hours": round(total / 3600, 2),
+            "projected_wall_h": round(total / 3600 / workers, 2), "workers": workers}

@@ -121,7 +121,7 @@ def demos(
     )
 
 
-BENCHMARKS = ("envs", "train")
+BENCHMARKS = ("envs", "train", "cell")
 
 
 @app.command()
@@ -139,6 +139,29 @@ def bench(
         _bench_envs(n_envs, seconds, output)
     if what in ("train", "all"):
         _bench_train(output)
+    if what in ("cell", "all"):
+        _bench_cell(output)
+
+
+def _bench_cell(output: Path) -> None:
+    from bolrl import bench as benchmarks
+    from bolrl.study import find_study
+
+    workers = os.cpu_count() or 1
+    with console.status("running one cell of the paper study (round 0 and round 1)..."):
+        cell = benchmarks.bench_cell(find_study("paper"), rounds=1)
+    console.print(f"one paper-study cell, {cell['cell']}, rounds 0-{cell['rounds_run']}: "
+                  f"{cell['wall_s']} s wall (collect {cell['collect_s']} s, train "
+                  f"{cell['train_s']} s, evaluate {cell['eval_s']} s), peak worker memory "
+                  f"{cell['peak_memory_mib']} MiB (target <= 2048)", markup=False)
+    projections = [benchmarks.project_study(find_study(name), workers)
+                   for name in ("paper", "quick")]
+    for p in projections:
+        console.print(f"projected: study {p['study']}, {p['cells']} cells, {p['core_hours']} "
+                      f"core-hours, about {p['projected_wall_h']} h on {workers} cores "
+                      f"(cost model of bolrl/cost.py)")
+    benchmarks.write_section(output, "cell", {"paper_cell": cell, "projections": projections})
+    console.print(f"wrote {output}")
 
 
 def _bench_train(output: Path) -> None:
