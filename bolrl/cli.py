@@ -72,12 +72,24 @@ def _positive(value: int, what: str) -> int:
 def tasks(
     episodes: int = typer.Option(100, help="Expert episodes per task for its success rate."),
     seed: int = typer.Option(0, help="Seed of the expert episodes."),
+    check: str = typer.Option(None, "--check", help="Validate an external task instead: "
+                              "gym:ENV-ID or module.path:make_env."),
+    imports: list[str] = typer.Option([], "--import", help="Module to import first (for "
+                                      "gym ids); repeatable."),
+    expert: str = typer.Option(None, help="Scripted expert of the external task, "
+                               "module.path:fn."),
+    success: str = typer.Option(None, help="Success function of the external task, "
+                                "module.path:fn (else info['is_success'])."),
+    horizon: int = typer.Option(None, help="Horizon, if the environment has none."),
 ) -> None:
-    """List the embedded tasks: sizes, horizon and the scripted expert's success."""
+    """List the embedded tasks (sizes, horizon, expert success), or check an external one."""
     from bolrl.demos import expert_success_rate
     from bolrl.envs import TASKS
 
     _positive(episodes, "--episodes")
+    if check is not None:
+        _check_task(check, tuple(imports), expert, success, horizon, episodes, seed)
+        return
     table = Table(title=f"bolrl tasks (expert success over {episodes} seeded episodes)")
     for col in ("task", "gym id", "obs", "act", "horizon", "expert"):
         table.add_column(col, no_wrap=True)
@@ -90,6 +102,47 @@ def tasks(
                 f"{100 * rate:.0f}%", task.description,
             )
     console.print(table)
+
+
+def _check_task(name, imports, expert, success, horizon, episodes, seed) -> None:
+    import time
+
+    import numpy as np
+
+    from bolrl.demos import expert_success_rate
+    from bolrl.envs import get_task
+    from bolrl.envs.batched import env_seeds
+    from bolrl.envs.external import TaskError, TaskSpec, is_external
+
+    if not is_external(name):
+        fail(f"--check: {name!r} is not an external task; write gym:ENV-ID or "
+             f"module.path:make_env")
+    spec = TaskSpec(name, imports=imports, horizon=horizon, success=success, expert=expert)
+    try:
+        task = get_task(spec)
+    except TaskError as exc:
+        fail(str(exc))
+    console.print(f"[green]ok[/] {escape(name)}: observation {task.obs_dim} floats, action "
+                  f"{task.act_dim} floats (Box, finite bounds), horizon {task.horizon}")
+    source = f"success function {success}" if success else "info['is_success']"
+    console.print(f"[green]ok[/] success signal: {escape(source)}")
+    env = task.batch(env_seeds(seed, 16))
+    rng = np.random.default_rng(seed)
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < 1.0:
+        env.step(rng.uniform(-1, 1, (env.n, task.act_dim)))
+        steps += env.n
+    console.print(f"[green]ok[/] {steps / (time.perf_counter() - start):,.0f} steps/s "
+                  f"(16 environments, Gymnasium SyncVectorEnv, random actions)")
+    if expert:
+        try:
+            rate = expert_success_rate(task, episodes, seed)
+        except Exception as exc:  # the user's expert raised: say so in one line
+            fail(f"the expert {expert} failed: {type(exc).__name__}: {exc}")
+        mark = "[green]ok[/]" if rate >= 0.5 else "[yellow]warning[/]"
+        console.print(f"{mark} expert success {100 * rate:.0f}% over {episodes} episodes")
+    else:
+        console.print("[yellow]note[/] no --expert: demonstrations must come from a demos_file")
 
 
 @app.command()

@@ -40,5 +40,5 @@ def estimate_seconds(cell: Cell) -> float:
     if a.extraction == "best-of-n":
         act += CRITIC_PASS_S * _scale(a.critic_hidden, a.critic_layers, 256, 2) * samples
     episodes = cell.eval_episodes * (cell.rounds + 1) + cell.episodes_per_round * cell.rounds
-    env_steps = episodes * get_task(cell.task).horizon * MEAN_LENGTH
+    env_steps = episodes * get_task(cell.task_spec).horizon * MEAN_LENGTH
     return grad_steps * step + env_steps * (ENV_STEP_S + act)

@@ -26,7 +26,24 @@ def cache_dir() -> Path:
 
 
 def demo_path(task: Task, n: int, seed: int, root: Path | None = None) -> Path:
-    return (root or cache_dir()) / "demos" / f"{task.name}-n{n}-seed{seed}.npz"
+    return (root or cache_dir()) / "demos" / f"{task.cache_name}-n{n}-seed{seed}.npz"
+
+
+def from_file(task, path: Path, n: int) -> Episodes:
+    """The first `n` episodes of a demonstration file, checked against the task."""
+    try:
+        data = Episodes.load(path)
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"task {task.name!r}: cannot read demonstration file {path}: "
+                         f"{exc}") from None
+    if data.obs.shape[1:] != (task.obs_dim,) or data.actions.shape[1:] != (task.act_dim,):
+        raise ValueError(f"task {task.name!r}: demonstration file {path} has observations "
+                         f"{data.obs.shape[1:]} and actions {data.actions.shape[1:]}, the task "
+                         f"({task.obs_dim},) and ({task.act_dim},)")
+    if data.n_episodes < n:
+        raise ValueError(f"task {task.name!r}: demonstration file {path} has "
+                         f"{data.n_episodes} episodes, the study asks for {n}")
+    return data.first_episodes(n)
 
 
 def generate(task: Task, n: int, seed: int, progress=None) -> tuple[Episodes, float]:
@@ -58,7 +75,11 @@ def generate(task: Task, n: int, seed: int, progress=None) -> tuple[Episodes, fl
 def demonstrations(
     task: Task, n: int, seed: int, root: Path | None = None, progress=None
 ) -> Episodes:
-    """Cached demonstrations: loaded if present, else generated and written atomically."""
+    """Cached demonstrations: loaded if present, else generated and written atomically.
+    A task with a demonstration file takes its first `n` episodes instead."""
+    demos_file = getattr(getattr(task, "spec", None), "demos_file", None)
+    if demos_file:
+        return from_file(task, Path(demos_file), n)
     path = demo_path(task, n, seed, root)
     if path.exists():
         return Episodes.load(path)

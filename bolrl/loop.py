@@ -48,7 +48,7 @@ class AgentActor:
         if self.noise is not None:
             self.noise.begin(rows)
 
-    def act(self, rows: np.ndarray, obs: np.ndarray, qpos: np.ndarray) -> np.ndarray:
+    def act(self, rows: np.ndarray, obs: np.ndarray, state: np.ndarray) -> np.ndarray:
         actions = self.agent.act(obs)
         if self.noise is not None:
             actions = np.clip(actions + self.noise.sample(rows), -1.0, 1.0)
@@ -57,7 +57,7 @@ class AgentActor:
 
 def evaluate(cell: Cell, agent: Agent) -> tuple[float, float]:
     """(success rate, mean episode length) over the cell's evaluation episodes, no noise."""
-    task = get_task(cell.task)
+    task = get_task(cell.task_spec)
     seeds = env_seeds(cell.seed, min(cell.eval_episodes, cell.n_envs), stream=EVAL_STREAM)
     episodes = rollout(task, seeds, AgentActor(agent), cell.eval_episodes)
     return float(episodes.episode_success.mean()), float(episodes.episode_lengths.mean())
@@ -65,7 +65,7 @@ def evaluate(cell: Cell, agent: Agent) -> tuple[float, float]:
 
 def collect(cell: Cell, agent: Agent, round_index: int) -> Episodes:
     """This round's autonomous episodes, with the cell's exploration noise."""
-    task = get_task(cell.task)
+    task = get_task(cell.task_spec)
     n = min(cell.episodes_per_round, cell.n_envs)
     seeds = env_seeds(cell.seed, n, stream=COLLECT_STREAM + round_index)
     noise = NOISES[cell.noise](n, task.act_dim, task.horizon, cell.noise_params,
@@ -128,7 +128,7 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
     the cell with a final row of status `failed` naming the round and the error."""
     torch.set_num_threads(1)
     say = progress or (lambda cell_id, round_index, phase: None)
-    task = get_task(cell.task)
+    task = get_task(cell.task_spec)
     rdir = run_dir(results, cell.study, cell.cell_id)
     rdir.mkdir(parents=True, exist_ok=True)
     agent = Agent(cell.agent, task.obs_dim, task.act_dim, seed=cell.seed)

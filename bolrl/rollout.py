@@ -12,7 +12,6 @@ from typing import Protocol
 import numpy as np
 
 from bolrl.data import Episodes
-from bolrl.envs.batched import BatchedEnv
 from bolrl.envs.task import Task
 
 
@@ -20,8 +19,9 @@ class Actor(Protocol):
     def begin(self, rows: np.ndarray) -> None:
         """Episodes start in these environment rows (reset per-episode state, e.g. noise)."""
 
-    def act(self, rows: np.ndarray, obs: np.ndarray, qpos: np.ndarray) -> np.ndarray:
-        """Actions (len(rows), act_dim) for the given rows' observations and states."""
+    def act(self, rows: np.ndarray, obs: np.ndarray, state: np.ndarray) -> np.ndarray:
+        """Actions (len(rows), act_dim) for the given rows' observations and states (the
+        MuJoCo qpos of embedded tasks, the observation of external ones)."""
 
 
 class ExpertActor:
@@ -53,7 +53,7 @@ def rollout(
     (one slot per seed, at most len(seeds) at a time). Returns the episodes, each contiguous,
     in the order they finished. `progress(n)` is called with the number of episodes finished."""
     quota = quotas(episodes, len(seeds))
-    env = BatchedEnv(task, seeds[: len(quota)])
+    env = task.batch(seeds[: len(quota)])
     remaining = quota.copy()
     buffers: list[list[tuple]] = [[] for _ in range(env.n)]
     finished: list[Episodes] = []
@@ -62,7 +62,7 @@ def rollout(
     while remaining.any():
         rows = np.flatnonzero(remaining > 0)
         actions = np.zeros((env.n, task.act_dim), dtype=np.float32)
-        actions[rows] = actor.act(rows, obs[rows], env.qpos[rows])
+        actions[rows] = actor.act(rows, obs[rows], env.state[rows])
         step = env.step(actions, active=remaining > 0)
         for i in rows:
             buffers[i].append(

@@ -12,6 +12,9 @@ A study file has these tables (every knob of a study is visible here; defaults b
     [axes]        algorithm, extraction, policy, noise, and optionally episodes_per_round:
                   lists of values, expanded as a grid (task x seed x axes)
     [[cells]]     extra cells, each naming axis values (and optionally task and seed)
+    [tasks."<name>"]  options of an external Gymnasium task named in [study].tasks
+                  (`gym:ENV-ID` or `module.path:make_env`): imports, horizon, success,
+                  expert, demos_file (see bolrl.envs.external)
 
 Combinations that make no sense are dropped with a stated reason: imitation (`bc`,
 `filtered-bc`) has no extraction (`none` only), and the Q-function (`iql`) needs one.
@@ -31,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from bolrl.agent import ALGORITHMS, AgentConfig
-from bolrl.envs import TASKS
+from bolrl.envs import TASKS, get_task
+from bolrl.envs.external import TaskError, TaskSpec, is_external
 from bolrl.extraction import EXTRACTORS
 from bolrl.noise import NOISES, NoiseParams
 from bolrl.policies import POLICIES
@@ -112,6 +116,7 @@ class Cell:
 
     study: str
     task: str
+    task_spec: TaskSpec
     seed: int
     algorithm: str
     extraction: str
@@ -155,6 +160,9 @@ class Cell:
     def from_config(study: str, config: dict) -> Cell:
         config = dict(config)
         config["agent"] = AgentConfig(**config["agent"])
+        spec = dict(config["task_spec"])
+        spec["imports"] = tuple(spec.get("imports", ()))
+        config["task_spec"] = TaskSpec(**spec)
         config["noise_params"] = NoiseParams(**config["noise_params"])
         return Cell(study=study, **config)
 
@@ -230,7 +238,7 @@ def load_toml(path: Path) -> dict:
 
 def parse(path: Path, raw: dict) -> dict:
     """Validated settings: DEFAULTS overlaid with the file's values, every key checked."""
-    allowed_tables = (*DEFAULTS, "cells")
+    allowed_tables = (*DEFAULTS, "cells", "tasks")
     for table in raw:
         if table not in allowed_tables:
             raise StudyError(f"{path}: unknown table [{table}]" + _suggest(table, allowed_tables))
@@ -261,20 +269,26 @@ def parse(path: Path, raw: dict) -> dict:
     study = settings["study"]
     if not study["name"]:
         study["name"] = Path(path).stem
-    for task in study["tasks"]:
-        if task not in TASKS:
-            raise StudyError(f"{path}: [study].tasks: unknown task {task!r}; the embedded tasks "
-                             f"are: {', '.join(TASKS)}" + _suggest(str(task), TASKS))
+    settings["task_specs"] = _parse_tasks(path, study["tasks"], raw.get("tasks", {}))
     if not study["tasks"] or not study["seeds"]:
         raise StudyError(f"{path}: [study].tasks and [study].seeds must not be empty")
     if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in study["seeds"]):
         raise StudyError(f"{path}: [study].seeds must be non-negative integers")
     for task, n in study["demos"].items():
-        if task not in TASKS:
+        if task not in settings["task_specs"] and task not in TASKS:
             raise StudyError(f"{path}: [study].demos: unknown task {task!r}; the embedded tasks "
                              f"are: {', '.join(TASKS)}" + _suggest(str(task), TASKS))
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 100_000:
             raise StudyError(f"{path}: [study].demos.{task} must be a positive integer, got {n!r}")
+    for name, spec in settings["task_specs"].items():
+        if spec.demos_file:
+            from bolrl.demos import from_file
+
+            try:
+                from_file(get_task(spec), Path(spec.demos_file),
+                          study["demos"].get(name, DEFAULT_DEMOS))
+            except ValueError as exc:
+                raise StudyError(f"{path}: {exc}") from None
     for key in ("gamma", "expectile"):
         if not 0.0 < settings["critic"][key] < 1.0:
             raise StudyError(f"{path}: [critic].{key} must be strictly between 0 and 1")
@@ -284,6 +298,53 @@ def parse(path: Path, raw: dict) -> dict:
         raise StudyError(f"{path}: [noise].sigma must be >= 0 and [noise].theta in (0, 1]")
     settings["cells"] = _parse_extra_cells(path, raw.get("cells", []), settings)
     return settings
+
+
+TASK_OPTIONS = {"imports": [], "horizon": 1, "success": "", "expert": "", "demos_file": ""}
+
+
+def _parse_tasks(path: Path, names: list, tables: Any) -> dict[str, TaskSpec]:
+    """A TaskSpec per task named in [study].tasks; external tasks are built once here, so
+    that a missing module, a discrete action space or a missing success signal is reported
+    before anything runs."""
+    if not isinstance(tables, dict):
+        raise StudyError(f"{path}: [tasks] must be a table of task tables")
+    for name in tables:
+        if name not in names:
+            raise StudyError(f"{path}: [tasks.{name!r}] configures a task that [study].tasks "
+                             f"does not name")
+    specs = {}
+    for name in names:
+        if not isinstance(name, str):
+            raise StudyError(f"{path}: [study].tasks must be task names, got {name!r}")
+        if name not in TASKS and not is_external(name):
+            raise StudyError(f"{path}: [study].tasks: unknown task {name!r}; the embedded tasks "
+                             f"are: {', '.join(TASKS)} (or name a Gymnasium task as gym:ENV-ID "
+                             f"or module.path:make_env)" + _suggest(name, TASKS))
+        options = tables.get(name, {})
+        if not isinstance(options, dict):
+            raise StudyError(f"{path}: [tasks.{name!r}] must be a table")
+        for key, value in options.items():
+            if key not in TASK_OPTIONS:
+                raise StudyError(f"{path}: unknown key {key!r} in [tasks.{name!r}]; allowed: "
+                                 f"{', '.join(TASK_OPTIONS)}" + _suggest(key, TASK_OPTIONS))
+            _check_type(path, f"[tasks.{name!r}].{key}", value, TASK_OPTIONS[key])
+        if options and name in TASKS:
+            raise StudyError(f"{path}: [tasks.{name!r}]: options are for external tasks; "
+                             f"{name!r} is embedded")
+        spec = TaskSpec(name, imports=tuple(options.get("imports", ())),
+                        horizon=options.get("horizon"), success=options.get("success"),
+                        expert=options.get("expert"), demos_file=options.get("demos_file"))
+        if is_external(name):
+            if not spec.expert and not spec.demos_file:
+                raise StudyError(f"{path}: [tasks.{name!r}]: no demonstrations: name an expert "
+                                 f"(module.path:fn) or a demos_file")
+            try:
+                get_task(spec)
+            except TaskError as exc:
+                raise StudyError(f"{path}: {exc}") from None
+        specs[name] = spec
+    return specs
 
 
 def _parse_extra_cells(path: Path, cells: Any, settings: dict) -> list[dict]:
@@ -301,9 +362,9 @@ def _parse_extra_cells(path: Path, cells: Any, settings: dict) -> list[dict]:
                                  f"{', '.join(allowed)}" + _suggest(key, allowed))
             if key in AXIS_VALUES:
                 _axis_list(path, f"{where}.{key}", [value], AXIS_VALUES[key])
-            elif key == "task" and value not in TASKS:
-                raise StudyError(f"{path}: {where}.task: unknown task {value!r}; the embedded "
-                                 f"tasks are: {', '.join(TASKS)}" + _suggest(str(value), TASKS))
+            elif key == "task" and value not in settings["task_specs"]:
+                raise StudyError(f"{path}: {where}.task: {value!r} is not one of the study's "
+                                 f"tasks: {', '.join(settings['task_specs'])}")
             elif key in ("seed", "episodes_per_round") and (
                 not isinstance(value, int) or isinstance(value, bool) or value < 0
             ):
@@ -340,6 +401,7 @@ def _make_cell(study: str, s: dict, point: dict) -> Cell:
     return Cell(
         study=study,
         task=point["task"],
+        task_spec=s["task_specs"][point["task"]],
         seed=point["seed"],
         algorithm=point["algorithm"],
         extraction=point["extraction"],

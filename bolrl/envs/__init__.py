@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bolrl.envs.lift import Lift
 from bolrl.envs.nut_assembly import NutAssembly
 from bolrl.envs.pick_place import PickPlace
 from bolrl.envs.task import Task
 
+if TYPE_CHECKING:
+    from bolrl.envs.external import TaskSpec
+
 TASKS: dict[str, Task] = {task.name: task for task in (Lift(), PickPlace(), NutAssembly())}
 
 
 def unknown_task_message(name: str) -> str:
-    return f"unknown task {name!r}; the embedded tasks are: {', '.join(TASKS)}"
+    return (f"unknown task {name!r}; the embedded tasks are: {', '.join(TASKS)} (or name a "
+            f"Gymnasium task as gym:ENV-ID or module.path:make_env)")
 
 
-def get_task(name: str) -> Task:
-    """The task called `name`, or a ValueError naming the valid tasks."""
-    if name not in TASKS:
-        raise ValueError(unknown_task_message(name))
-    return TASKS[name]
+def get_task(name: str | TaskSpec) -> Task:
+    """The embedded task called `name`, or an external Gymnasium task (`gym:ENV-ID` or
+    `module:factory`, see `bolrl.envs.external`); a ValueError names what is wrong."""
+    from bolrl.envs.external import TaskSpec, external_task, is_external
+
+    spec = name if isinstance(name, TaskSpec) else TaskSpec(name)
+    if spec.name in TASKS:
+        return TASKS[spec.name]
+    if is_external(spec.name):
+        return external_task(spec)
+    raise ValueError(unknown_task_message(spec.name))
 
 
 def _register() -> None:

@@ -72,6 +72,11 @@ class BatchedEnv:
         self.qpos[i] = self.datas[i].qpos
         self.t[i] = 0
 
+    @property
+    def state(self) -> np.ndarray:
+        """What scripted experts act on: the MuJoCo qpos of each environment."""
+        return self.qpos
+
     def observe(self) -> np.ndarray:
         return self.task.observe(self.qpos)
 

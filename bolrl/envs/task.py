@@ -111,6 +111,16 @@ class Task:
     def xml(self) -> str:
         return scene.scene_xml(self.name, self.objects_xml)
 
+    @property
+    def cache_name(self) -> str:
+        return self.name
+
+    def batch(self, seeds: list[int]):
+        """A batch of environments of this task, one per seed."""
+        from bolrl.envs.batched import BatchedEnv
+
+        return BatchedEnv(self, seeds)
+
     def sample_object(self, rng: np.random.Generator) -> np.ndarray:
         """The object's free-joint qpos (7,) at reset."""
         raise NotImplementedError

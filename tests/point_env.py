@@ -1,0 +1,53 @@
+"""A small Gymnasium environment defined outside bolrl, for the bring-your-own-task tests:
+a point in the plane moved by bounded velocity commands towards a goal."""
+
+import gymnasium as gym
+import numpy as np
+
+
+class PointReach(gym.Env):
+    def __init__(self, success_in_info: bool = True, discrete: bool = False):
+        self.observation_space = gym.spaces.Box(-2.0, 2.0, (4,), np.float32)
+        if discrete:
+            self.action_space = gym.spaces.Discrete(4)
+        else:
+            self.action_space = gym.spaces.Box(-0.1, 0.1, (2,), np.float32)
+        self.success_in_info = success_in_info
+
+    def _obs(self):
+        return np.r_[self.pos, self.goal].astype(np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.pos = self.np_random.uniform(-1, 1, 2)
+        self.goal = self.np_random.uniform(-1, 1, 2)
+        return self._obs(), {}
+
+    def step(self, action):
+        self.pos = np.clip(self.pos + np.clip(action, -0.1, 0.1), -1.5, 1.5)
+        distance = float(np.linalg.norm(self.pos - self.goal))
+        info = {"is_success": distance < 0.05} if self.success_in_info else {}
+        return self._obs(), -distance, False, False, info
+
+
+def make_env():
+    return PointReach()
+
+
+def make_env_without_success():
+    return PointReach(success_in_info=False)
+
+
+def make_env_discrete():
+    return PointReach(discrete=True)
+
+
+def close_to_goal(obs, info):
+    return bool(np.linalg.norm(obs[:2] - obs[2:]) < 0.05)
+
+
+def expert(obs):
+    return np.clip(obs[2:] - obs[:2], -0.1, 0.1)
+
+
+gym.register("PointReach-v0", entry_point=PointReach, max_episode_steps=40)
