@@ -1,13 +1,17 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 
-.PHONY: install test bench lint clean
+.PHONY: install install-ray test bench lint clean
 
 # torch first, pinned: this machine has its CPU wheel locally; a bare `torch` requirement with
 # no torch installed would pull GBs of CUDA packages from the registry.
 install:
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e '.[dev]'
+
+# The optional Ray executor (bolrl run-grid --executor ray).
+install-ray:
+	$(PIP) install -e '.[ray]'
 
 # pytest exits 5 when it collects no tests: that is a failure here, not a pass.
 test:

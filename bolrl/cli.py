@@ -295,11 +295,19 @@ RESULTS_OPT = typer.Option(Path("results"), "--results", help="Results root dire
 
 
 @app.command()
-def show(study: str = STUDY_ARG) -> None:
+def show(
+    study: str = STUDY_ARG,
+    ids: bool = typer.Option(False, "--ids", help="Print only the cell ids, one per line "
+                             "(for job arrays)."),
+) -> None:
     """Print a study's grid without running it: cells, dropped combinations, estimated cost."""
     from bolrl.cost import estimate_seconds
 
     s = _load_study(study)
+    if ids:
+        for c in s.cells:
+            print(c.cell_id)
+        return
     table = Table(title=f"study {s.name}: {len(s.cells)} cells ({s.path})")
     for col in ("cell id", "task", "seed", "method", "E/round", "rounds", "est. time"):
         table.add_column(col, no_wrap=True)
@@ -342,10 +350,11 @@ def status(study: str = STUDY_ARG, results: Path = RESULTS_OPT) -> None:
             console.print(f"  {name:8s} {c.cell_id}  {c.label}")
 
 
-def _run_cells(s, cells, results: Path, workers: int, force: bool) -> list:
+def _run_cells(s, cells, results: Path, workers: int, force: bool, executor: str = "local",
+               ray_options: dict | None = None) -> list:
     from rich.progress import SpinnerColumn, TextColumn
 
-    from bolrl.executors import run_local
+    from bolrl.executors import RayUnavailable, run_local, run_ray
 
     total_rounds = sum(c.rounds + 1 for c in cells)
     by_id = {c.cell_id: c for c in cells}
@@ -360,6 +369,8 @@ def _run_cells(s, cells, results: Path, workers: int, force: bool) -> list:
     def on_event(event) -> None:
         kind, cell_id = event[0], event[1]
         cell = by_id[cell_id]
+        if kind == "start":
+            return
         if kind == "round":
             _, _, round_index, phase = event
             if cell_id not in lines:
@@ -379,8 +390,12 @@ def _run_cells(s, cells, results: Path, workers: int, force: bool) -> list:
             progress.console.print(f"{cell.label} ({cell_id}): {result}")
 
     with progress:
-        results_list = run_local(cells, results, workers, force, on_event)
-    return results_list
+        if executor == "ray":
+            try:
+                return run_ray(cells, results, force, on_event, **(ray_options or {}))
+            except RayUnavailable as exc:
+                fail(str(exc))
+        return run_local(cells, results, workers, force, on_event)
 
 
 @app.command("run-grid")
@@ -390,6 +405,14 @@ def run_grid(
     force: bool = typer.Option(False, "--force", help="Rerun finished cells."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Rerun failed cells only."),
     results: Path = RESULTS_OPT,
+    executor: str = typer.Option("local", help="local (a process pool) or ray."),
+    address: str = typer.Option(None, help="Ray cluster address (default: start a local "
+                                "Ray instance)."),
+    cpus_per_cell: float = typer.Option(1.0, help="Ray: CPUs per cell (its torch threads)."),
+    gpus_per_cell: float = typer.Option(0.0, help="Ray: GPUs per cell (fractions allowed)."),
+    return_rows: bool = typer.Option(False, "--return-rows", help="Ray: tasks return their "
+                                     "rows and this process writes them (no shared "
+                                     "filesystem needed; no resume of a lost cell)."),
 ) -> None:
     """Run every cell of a study (finished cells are skipped) and append results as parquet."""
     import time
@@ -399,8 +422,14 @@ def run_grid(
     s = _load_study(study)
     workers = workers if workers is not None else (os.cpu_count() or 1)
     _positive(workers, "--workers")
+    if executor not in ("local", "ray"):
+        fail(f"--executor: unknown executor {executor!r}; choose from: local, ray")
+    if cpus_per_cell <= 0 or gpus_per_cell < 0:
+        fail("--cpus-per-cell must be positive and --gpus-per-cell non-negative")
     results = _writable_dir(results)
     _vet_results(results, s.name)
+    ray_options = {"address": address, "cpus_per_cell": cpus_per_cell,
+                   "gpus_per_cell": gpus_per_cell, "return_rows": return_rows}
     states = {c.cell_id: cell_status(results, s.name, c.cell_id) for c in s.cells}
     if retry_failed:
         todo = [c for c in s.cells if states[c.cell_id] == "failed"]
@@ -413,10 +442,14 @@ def run_grid(
                   f"{len(todo)} to run -> {results / s.name}")
     if not todo:
         return
-    console.print(f"running with {min(workers, len(todo))} workers")
+    if executor == "ray":
+        console.print(f"running on Ray ({address or 'a local instance'})")
+    else:
+        console.print(f"running with {min(workers, len(todo))} workers")
     start = time.perf_counter()
     try:
-        out = _run_cells(s, todo, results, min(workers, len(todo)), force_run)
+        out = _run_cells(s, todo, results, min(workers, len(todo)), force_run, executor,
+                         ray_options)
     except KeyboardInterrupt:
         done = sum(cell_status(results, s.name, c.cell_id) is not None for c in s.cells)
         err_console.print(f"interrupted: {done}/{len(s.cells)} cells finished and saved; "

@@ -2,7 +2,9 @@
 
 `run_job` takes a lock on the cell (an OS file lock, released if its holder dies), skips it if
 its results exist, runs the loop, writes the parquet atomically, and reports progress events.
-The local executor runs jobs in a process pool, one torch thread per worker.
+The local executor runs jobs in a process pool, one torch thread per worker; the Ray executor
+runs each cell as a Ray task (retried by Ray if its worker is lost), either writing results to
+a filesystem shared by all machines or returning its rows for the driver to write.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from pathlib import Path
 from bolrl.results import cell_status, run_dir, write_cell
 from bolrl.study import Cell
 
-Event = tuple  # ("round", cell_id, round, phase) | ("done", cell_id, status, final_success)
+# ("start", cell_id, pid) | ("round", cell_id, round, phase) | ("done", cell_id, status, final)
+Event = tuple
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class JobResult:
     status: str  # ok | failed | skipped | locked
     final_success: float | None = None
     error: str = ""
+    rows: list | None = None  # returned instead of written (the Ray driver-writes mode)
 
 
 @contextmanager
@@ -80,6 +84,7 @@ def run_job(cell: Cell, results: Path, force: bool = False, events=None,
         if events is not None:
             events.put(event)
 
+    emit("start", cell.cell_id, os.getpid())
     with cell_lock(results, cell.study, cell.cell_id) as held:
         if not held:
             return JobResult(cell.cell_id, "locked")
@@ -169,3 +174,84 @@ def _drain(events, on_event) -> None:
             on_event(events.get_nowait())
         except (queue.Empty, EOFError, BrokenPipeError):
             return
+
+
+class RayUnavailable(RuntimeError):
+    """The Ray executor was asked for and Ray is not installed."""
+
+
+def _ray_job(cell: Cell, results: str, force: bool, events, return_rows: bool,
+             threads: int) -> JobResult:
+    """One cell as a Ray task: the same job as locally; with `return_rows`, run in a private
+    directory on the worker and hand the rows back for the driver to write."""
+    import tempfile
+
+    import torch
+
+    torch.set_num_threads(threads)
+    if not return_rows:
+        return run_job(cell, Path(results), force, events)
+    from bolrl.loop import run_cell
+
+    events.put(("start", cell.cell_id, os.getpid()))
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = run_cell(cell, Path(tmp),
+                        progress=lambda cid, r, phase: events.put(("round", cid, r, phase)))
+    last = rows[-1]
+    final = last.get("eval_success_rate") if last["status"] == "ok" else None
+    events.put(("done", cell.cell_id, last["status"], final))
+    return JobResult(cell.cell_id, last["status"], final, last["error"], rows=rows)
+
+
+def run_ray(cells: list[Cell], results: Path, force: bool = False,
+            on_event: Callable[[Event], None] | None = None, address: str | None = None,
+            cpus_per_cell: float = 1, gpus_per_cell: float = 0, return_rows: bool = False,
+            max_retries: int = 3) -> list[JobResult]:
+    """Run cells as Ray tasks on the cluster at `address` (a local instance if None)."""
+    try:
+        import ray
+        from ray.util.queue import Empty, Queue
+    except ImportError:
+        raise RayUnavailable("the ray executor needs Ray: pip install -e '.[ray]' "
+                             "(or make install-ray)") from None
+    on_event = on_event or (lambda event: None)
+    env = {k: os.environ[k] for k in ("BOLRL_CACHE",) if k in os.environ}
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": env} if env else None)
+    try:
+        events = Queue()
+        job = ray.remote(num_cpus=cpus_per_cell, num_gpus=gpus_per_cell,
+                         max_retries=max_retries)(_ray_job)
+        threads = max(1, int(cpus_per_cell))
+        refs = {job.remote(c, str(results), force, events, return_rows, threads): c
+                for c in cells}
+        pending, out = list(refs), []
+
+        def drain() -> None:
+            while True:
+                try:
+                    on_event(events.get_nowait())
+                except Empty:
+                    return
+
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1, timeout=0.2)
+            drain()
+            for ref in done:
+                cell = refs[ref]
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.RayError as exc:  # retries exhausted: record, go on
+                    message = f"ray: {type(exc).__name__}: {exc}".splitlines()[0]
+                    on_event(("done", cell.cell_id, "failed", None))
+                    result = JobResult(cell.cell_id, "failed", error=message)
+                if result.rows is not None:
+                    write_cell(results, cell.study, cell.cell_id, result.rows)
+                out.append(result)
+        drain()
+        return out
+    finally:
+        if started_here:
+            ray.shutdown()

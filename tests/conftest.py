@@ -1,14 +1,9 @@
 import os
-
-import pytest
-
-
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Demonstrations are cached under a per-session temporary directory, never in ~."""
-    root = tmp_path_factory.getbasetemp() / "bolrl-cache"
-    monkeypatch.setenv("BOLRL_CACHE", str(root))
-    yield
+import tempfile
 
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+def pytest_configure(config):
+    """Demonstrations are cached in a temporary directory for the whole session, never in ~
+    (set before any fixture, so that workers started by Ray or a process pool inherit it)."""
+    os.environ["BOLRL_CACHE"] = tempfile.mkdtemp(prefix="bolrl-test-cache-")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -55,6 +55,8 @@ def test_show_lists_cells_and_dropped_combinations():
     assert result.exit_code == 0, result.output
     assert "imitation has no policy extraction" in result.output
     assert "estimated cost" in result.output
+    ids = runner.invoke(app, ["show", str(SMOKE), "--ids"]).output.split()
+    assert ids == [c.cell_id for c in load_study(SMOKE).cells]
 
 
 def test_interrupted_cell_resumes_to_the_same_rows(tmp_path):
