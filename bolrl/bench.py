@@ -143,10 +143,13 @@ def _bench_cell_worker(study_path: str, rounds: int) -> dict:
     import resource
     import tempfile
 
+    import torch
+
     from bolrl.cost import estimate_seconds
     from bolrl.loop import run_cell
     from bolrl.study import load_study
 
+    torch.set_num_threads(1)  # as a worker of the local executor
     study = load_study(Path(study_path))
     cell = max(study.cells, key=estimate_seconds)
     cell = dataclasses.replace(cell, rounds=min(rounds, cell.rounds))

@@ -22,10 +22,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-class UserError(Exception):
-    """A mistake a user can make: reported as one line, exit code 2."""
-
-
 def fail(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
@@ -42,9 +38,13 @@ def _progress() -> Progress:
     )
 
 
-def _task(name: str):
-    from bolrl.envs import get_task
+def _embedded_task(name: str):
+    from bolrl.envs import TASKS, get_task
+    from bolrl.envs.external import is_external
 
+    if is_external(name) and name not in TASKS:
+        fail(f"{name!r} is an external task: its demonstrations come from the expert or "
+             f"demos_file its study names (check it with `bolrl tasks --check`)")
     try:
         return get_task(name)
     except ValueError as exc:
@@ -158,7 +158,7 @@ def demos(
     from bolrl.demos import cache_dir as default_cache
     from bolrl.demos import demo_path, demonstrations
 
-    t = _task(task)
+    t = _embedded_task(task)
     _positive(episodes, "--episodes")
     root = _writable_dir(cache_dir or default_cache())
     path = demo_path(t, episodes, seed, root)

@@ -125,8 +125,8 @@ def _load_checkpoint(rdir: Path) -> dict | None:
 def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
              resume: bool = True) -> list[dict]:
     """Run (or resume) one cell; returns one row per round. An exception inside the loop ends
-    the cell with a final row of status `failed` naming the round and the error."""
-    torch.set_num_threads(1)
+    the cell with a final row of status `failed` naming the round and the error. Torch's
+    thread count is the executor's to set (one per local worker)."""
     say = progress or (lambda cell_id, round_index, phase: None)
     task = get_task(cell.task_spec)
     rdir = run_dir(results, cell.study, cell.cell_id)
