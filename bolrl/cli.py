@@ -362,9 +362,10 @@ def _run_cells(s, cells, results: Path, workers: int, force: bool, executor: str
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeRemainingColumn(), console=console,
     )
-    overall = progress.add_task(f"{s.name}: rounds", total=total_rounds)
+    overall = progress.add_task(f"{s.name}: 0/{len(cells)} cells, rounds", total=total_rounds)
     lines: dict[str, int] = {}
     done_rounds: dict[str, int] = {}
+    finished: list[str] = []
 
     def on_event(event) -> None:
         kind, cell_id = event[0], event[1]
@@ -385,7 +386,9 @@ def _run_cells(s, cells, results: Path, workers: int, force: bool, executor: str
             if cell_id in lines:
                 progress.remove_task(lines.pop(cell_id))
             skipped = cell.rounds + 1 - done_rounds.get(cell_id, 0)
-            progress.advance(overall, skipped)
+            finished.append(cell_id)
+            progress.update(overall, advance=skipped,
+                            description=f"{s.name}: {len(finished)}/{len(cells)} cells, rounds")
             result = f"final success {final:.2f}" if final is not None else "FAILED"
             progress.console.print(f"{cell.label} ({cell_id}): {result}")
 
