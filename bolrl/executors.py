@@ -117,12 +117,17 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker_init() -> None:
+def _one_thread() -> None:
     import torch
 
-    _die_with_parent()
     torch.set_num_threads(1)
     os.environ["OMP_NUM_THREADS"] = "1"
+
+
+def _worker_init() -> None:
+    """A pool worker: one torch thread, and it ends with the bolrl process that started it."""
+    _die_with_parent()
+    _one_thread()
 
 
 class _Forward:
@@ -139,8 +144,8 @@ def run_local(cells: list[Cell], results: Path, workers: int, force: bool = Fals
               on_event: Callable[[Event], None] | None = None) -> list[JobResult]:
     """Run cells in a pool of `workers` processes (in this process if workers == 1)."""
     on_event = on_event or (lambda event: None)
-    if workers == 1:
-        _worker_init()
+    if workers == 1:  # this very process: it must not die with its parent (nohup, job arrays)
+        _one_thread()
         return [run_job(cell, results, force, _Forward(on_event)) for cell in cells]
     ctx = mp.get_context("spawn")
     manager = SyncManager(ctx=ctx)
