@@ -51,6 +51,7 @@ class AgentConfig:
     awr_max_weight: float = 100.0
     ddpg_alpha: float = 2.5
     n_samples: int = 32
+    action_chunk: int = 1  # actions per policy query, executed open-loop (1: per-step)
     warm_start: bool = True
 
     @property
@@ -58,12 +59,23 @@ class AgentConfig:
         return self.algorithm if self.algorithm != "iql" else self.extraction
 
 
-def _tensors(data: Episodes, normalize: Normalizer) -> dict[str, torch.Tensor]:
+def action_chunks(data: Episodes, chunk: int) -> np.ndarray:
+    """For each transition t, the actions a_t .. a_{t+H-1} of its episode, the episode's last
+    action repeated past its end: (T, H * act_dim)."""
+    t = np.arange(data.n_transitions)
+    last = np.flatnonzero(data.ends)[data.episode_index]
+    idx = np.minimum(t[:, None] + np.arange(chunk)[None], last[:, None])
+    return data.actions[idx].reshape(len(t), -1)
+
+
+def _tensors(data: Episodes, normalize: Normalizer, chunk: int) -> dict[str, torch.Tensor]:
     with torch.no_grad():
+        actions = torch.as_tensor(data.actions)
         return {
             "obs": normalize(torch.as_tensor(data.obs)),
             "next_obs": normalize(torch.as_tensor(data.next_obs)),
-            "actions": torch.as_tensor(data.actions),
+            "actions": actions,
+            "chunks": actions if chunk == 1 else torch.as_tensor(action_chunks(data, chunk)),
             "rewards": torch.as_tensor(data.rewards),
             "terminated": torch.as_tensor(data.terminated, dtype=torch.float32),
         }
@@ -94,7 +106,7 @@ class Agent:
         cfg = self.cfg
         with seeded(seed):
             self.policy = POLICIES[cfg.policy](
-                self.obs_dim, self.act_dim, hidden=cfg.hidden, layers=cfg.layers,
+                self.obs_dim, self.act_dim * cfg.action_chunk, hidden=cfg.hidden, layers=cfg.layers,
                 diffusion_steps=cfg.diffusion_steps,
             )
             self.critic = (
@@ -115,9 +127,10 @@ class Agent:
         if self.rounds_trained > 0 and not cfg.warm_start:
             self._build(self.seed + 7919 * self.rounds_trained)
         self.normalize.fit(data.obs)
-        all_data = _tensors(data, self.normalize)
+        all_data = _tensors(data, self.normalize, cfg.action_chunk)
         policy_source = self.extractor.policy_data(data)
-        pol_data = all_data if policy_source is data else _tensors(policy_source, self.normalize)
+        pol_data = (all_data if policy_source is data
+                    else _tensors(policy_source, self.normalize, cfg.action_chunk))
         n_all, n_pol = len(data.rewards), len(policy_source.rewards)
         tail = max(1, steps // 10)
         sums = {"policy_loss": 0.0, "critic_q_loss": 0.0, "critic_v_loss": 0.0, "q_mean": 0.0}
@@ -155,11 +168,17 @@ class Agent:
         return out
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        """Actions for a batch of observations (B, obs_dim) -> (B, act_dim), no noise."""
+    def plan(self, obs: np.ndarray) -> np.ndarray:
+        """A chunk of actions per observation, (B, obs_dim) -> (B, H, act_dim), no noise."""
         obs_t = self.normalize(torch.as_tensor(obs, dtype=torch.float32))
-        actions = self.extractor.act(self.policy, self.critic, obs_t, self.params, self.generator)
-        return actions.numpy()
+        chunk = self.extractor.act(self.policy, self.critic, obs_t, self.params, self.generator,
+                                   self.act_dim)
+        return chunk.numpy().reshape(len(obs), self.cfg.action_chunk, self.act_dim)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """The next action for each observation, (B, obs_dim) -> (B, act_dim), no noise (the
+        first of the chunk when chunks are longer than one)."""
+        return self.plan(obs)[:, 0]
 
     def state_dict(self) -> dict:
         state = {

@@ -39,6 +39,7 @@ def estimate_seconds(cell: Cell) -> float:
     act = ACT_PASS_S * _scale(a.hidden, a.layers) * passes * samples
     if a.extraction == "best-of-n":
         act += CRITIC_PASS_S * _scale(a.critic_hidden, a.critic_layers, 256, 2) * samples
+    act /= a.action_chunk  # one policy query per chunk
     episodes = cell.eval_episodes * (cell.rounds + 1) + cell.episodes_per_round * cell.rounds
     env_steps = episodes * get_task(cell.task_spec).horizon * MEAN_LENGTH
     return grad_steps * step + env_steps * (ENV_STEP_S + act)

@@ -12,6 +12,12 @@ and how it acts. Looked up by name in `EXTRACTORS`.
 - `best-of-n`   implicit (IDQL): the policy is trained by BC on all data; at action time
                 sample N actions and execute argmax_i min(Qbar_1, Qbar_2)(s, a_i)
 l_BC is the policy class's own loss (Gaussian NLL, or the denoising loss of diffusion).
+
+Action chunks: with `action_chunk` H > 1 the policy models the next H actions as one vector
+(batch["chunks"], (B, H * A)) and is executed open-loop for H steps. The critic stays a
+per-step Q(s, a); a chunk is rated by its first action (batch["actions"], (B, A)): AWR
+weights, the DDPG+BC Q term and the best-of-N choice all use Q(s, first action of the chunk).
+With H = 1 the chunk is the action and everything reduces to the per-step methods above.
 """
 
 from __future__ import annotations
@@ -53,11 +59,12 @@ class Extractor:
 
     def policy_loss(self, policy: Policy, critic: IQLCritic | None, batch: dict,
                     p: ExtractionParams, g: torch.Generator) -> torch.Tensor:
-        return policy.loss(batch["obs"], batch["actions"], generator=g)
+        return policy.loss(batch["obs"], batch["chunks"], generator=g)
 
     @torch.no_grad()
     def act(self, policy: Policy, critic: IQLCritic | None, obs: torch.Tensor,
-            p: ExtractionParams, g: torch.Generator) -> torch.Tensor:
+            p: ExtractionParams, g: torch.Generator, act_dim: int) -> torch.Tensor:
+        """A chunk of actions per observation, (B, H * act_dim)."""
         return policy.act(obs, g)
 
 
@@ -80,7 +87,7 @@ class AWR(Extractor):
         with torch.no_grad():
             q = critic.q_min(batch["obs"], batch["actions"], target=True)
             w = awr_weights(q, critic.value(batch["obs"]), p.awr_beta, p.awr_max_weight)
-        return policy.loss(batch["obs"], batch["actions"], weight=w, generator=g)
+        return policy.loss(batch["obs"], batch["chunks"], weight=w, generator=g)
 
 
 class DDPGBC(Extractor):
@@ -88,8 +95,9 @@ class DDPGBC(Extractor):
     needs_critic = True
 
     def policy_loss(self, policy, critic, batch, p, g):
-        bc = policy.loss(batch["obs"], batch["actions"], generator=g)
-        q = critic.q_min(batch["obs"], policy.differentiable_action(batch["obs"], g), target=False)
+        bc = policy.loss(batch["obs"], batch["chunks"], generator=g)
+        first = policy.differentiable_action(batch["obs"], g)[:, : batch["actions"].shape[1]]
+        q = critic.q_min(batch["obs"], first, target=False)
         lam = p.ddpg_alpha / q.abs().mean().detach().clamp(min=1e-6)
         return bc - lam * q.mean()
 
@@ -99,10 +107,11 @@ class BestOfN(Extractor):
     needs_critic = True
 
     @torch.no_grad()
-    def act(self, policy, critic, obs, p, g):
-        candidates = policy.sample(obs, p.n_samples, g)  # (B, N, A)
-        b, n, a = candidates.shape
-        q = critic.q_min(obs.repeat_interleave(n, 0), candidates.reshape(b * n, a), target=True)
+    def act(self, policy, critic, obs, p, g, act_dim):
+        candidates = policy.sample(obs, p.n_samples, g)  # (B, N, H * A)
+        b, n, _ = candidates.shape
+        first = candidates[..., :act_dim].reshape(b * n, act_dim)
+        q = critic.q_min(obs.repeat_interleave(n, 0), first, target=True)
         return best_of_n(candidates, q.view(b, n))
 
 

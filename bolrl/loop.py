@@ -39,17 +39,34 @@ Progress = Callable[[str, int, str], None]  # (cell_id, round, phase)
 
 
 class AgentActor:
-    """The agent acting in a batch of environments, with optional exploration noise."""
+    """The agent acting in a batch of environments, with optional exploration noise. Each
+    environment row executes its current chunk of actions open-loop and asks the agent for a
+    new chunk, on its current observation, when the chunk is used up (every step when the
+    chunk is one action long). Noise is added to every executed action."""
 
     def __init__(self, agent: Agent, noise: Noise | None = None):
         self.agent, self.noise = agent, noise
+        self.plans: dict[int, np.ndarray] = {}
+        self.step_in_plan: dict[int, int] = {}
 
     def begin(self, rows: np.ndarray) -> None:
+        for row in rows:
+            self.plans.pop(int(row), None)
         if self.noise is not None:
             self.noise.begin(rows)
 
     def act(self, rows: np.ndarray, obs: np.ndarray, state: np.ndarray) -> np.ndarray:
-        actions = self.agent.act(obs)
+        chunk = self.agent.cfg.action_chunk
+        need = [i for i, r in enumerate(rows)
+                if int(r) not in self.plans or self.step_in_plan[int(r)] >= chunk]
+        if need:
+            plans = self.agent.plan(obs[need])
+            for k, i in enumerate(need):
+                self.plans[int(rows[i])], self.step_in_plan[int(rows[i])] = plans[k], 0
+        actions = np.empty((len(rows), self.agent.act_dim), dtype=np.float32)
+        for i, r in enumerate(rows):
+            actions[i] = self.plans[int(r)][self.step_in_plan[int(r)]]
+            self.step_in_plan[int(r)] += 1
         if self.noise is not None:
             actions = np.clip(actions + self.noise.sample(rows), -1.0, 1.0)
         return actions

@@ -5,7 +5,8 @@ A study file has these tables (every knob of a study is visible here; defaults b
     [study]       name, description, tasks, seeds, rounds, episodes_per_round, eval_episodes,
                   n_envs (environments stepped together), demos (per task: {lift = 10, ...})
     [train]       steps_round0, steps_per_round, batch_size, lr, warm_start
-    [networks]    hidden, layers, critic_hidden, critic_layers, diffusion_steps
+    [networks]    hidden, layers, critic_hidden, critic_layers, diffusion_steps, action_chunk
+                  (actions predicted per policy query and executed open-loop)
     [critic]      gamma, expectile, target_tau
     [extraction]  awr_beta, awr_max_weight, ddpg_alpha, n_samples
     [noise]       sigma, theta (OU), beta (colored noise exponent)
@@ -81,6 +82,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "critic_hidden": 256,
         "critic_layers": 2,
         "diffusion_steps": 10,
+        "action_chunk": 1,
     },
     "critic": {"gamma": 0.99, "expectile": 0.8, "target_tau": 0.005},
     "extraction": {"awr_beta": 3.0, "awr_max_weight": 100.0, "ddpg_alpha": 2.5, "n_samples": 32},
@@ -106,6 +108,7 @@ POSITIVE = {
     ("networks", "critic_hidden"): (1, 65_536),
     ("networks", "critic_layers"): (1, 64),
     ("networks", "diffusion_steps"): (1, 1000),
+    ("networks", "action_chunk"): (1, 64),
     ("extraction", "n_samples"): (1, 100_000),
 }
 

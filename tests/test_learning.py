@@ -197,3 +197,78 @@ def test_checkpoint_roundtrip_continues_identically(tmp_path):
     b.train(data, 20)
     assert_same_state(a.policy, b.policy)
     assert_same_state(a.critic, b.critic)
+
+
+def test_action_chunks_by_hand():
+    from bolrl.agent import action_chunks
+
+    # two episodes of lengths 3 and 2; actions are 1-D, valued by their index
+    acts = np.arange(5, dtype=np.float32)[:, None]
+    term = np.array([False, False, True, False, False])
+    trunc = np.array([False, False, False, False, True])
+    data = Episodes(acts, acts, term.astype(np.float32), acts, term, trunc)
+    chunks = action_chunks(data, 3)
+    assert chunks.tolist() == [[0, 1, 2], [1, 2, 2], [2, 2, 2], [3, 4, 4], [4, 4, 4]]
+    np.testing.assert_array_equal(action_chunks(data, 1), acts)
+
+
+class CountingAgent:
+    """Wraps an agent to count policy queries."""
+
+    def __init__(self, agent):
+        self.agent, self.calls = agent, 0
+        self.cfg, self.act_dim = agent.cfg, agent.act_dim
+
+    def plan(self, obs):
+        self.calls += 1
+        return self.agent.plan(obs)
+
+
+def test_chunks_are_executed_open_loop():
+    from bolrl.loop import AgentActor
+
+    data = bandit(300)
+    cfg = AgentConfig(algorithm="bc", extraction="none", policy="diffusion", hidden=32,
+                      layers=2, action_chunk=3)
+    agent = Agent(cfg, 3, 1, seed=0)
+    agent.train(data, 10)
+    counting = CountingAgent(agent)
+    actor = AgentActor(counting)
+    rows = np.arange(4)
+    actor.begin(rows)
+    planned = agent.plan(data.obs[:4])
+    assert planned.shape == (4, 3, 1)
+    for _ in range(6):
+        actor.act(rows, data.obs[:4], None)
+    assert counting.calls == 2  # one query per 3 executed steps
+    actor.begin(rows[:1])  # a new episode in row 0 starts a new chunk at once
+    actor.act(rows, data.obs[:4], None)
+    assert counting.calls == 3
+
+
+def test_best_of_n_rates_a_chunk_by_its_first_action():
+    from bolrl.extraction import EXTRACTORS, ExtractionParams
+
+    class FixedPolicy:
+        def sample(self, obs, n, g):  # two candidate chunks of two 1-D actions
+            return torch.tensor([[[0.1, 0.9], [0.8, -0.5]]]).expand(obs.shape[0], -1, -1)
+
+    class FirstActionCritic:
+        def q_min(self, obs, act, target=True):
+            return act[:, 0]  # Q = the (first) action itself
+
+    chosen = EXTRACTORS["best-of-n"].act(FixedPolicy(), FirstActionCritic(), torch.zeros(2, 3),
+                                         ExtractionParams(n_samples=2), None, act_dim=1)
+    assert chosen.tolist() == [[pytest.approx(0.8), pytest.approx(-0.5)]] * 2
+
+
+@pytest.mark.parametrize("extraction", ["awr", "ddpg-bc", "best-of-n"])
+def test_chunked_q_methods_train_and_act(extraction):
+    data = bandit(300)
+    cfg = AgentConfig(algorithm="iql", extraction=extraction, policy="diffusion", hidden=32,
+                      layers=2, critic_hidden=32, n_samples=4, batch_size=64, action_chunk=2)
+    agent = Agent(cfg, 3, 1, seed=0)
+    losses = agent.train(data, 20)
+    assert np.isfinite(losses["policy_loss"]) and np.isfinite(losses["critic_q_loss"])
+    assert agent.plan(data.obs[:5]).shape == (5, 2, 1)
+    assert agent.act(data.obs[:5]).shape == (5, 1)
