@@ -59,25 +59,54 @@ class AgentConfig:
         return self.algorithm if self.algorithm != "iql" else self.extraction
 
 
+def _chunk_index(data: Episodes, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices t + j (j < H) clipped to the episode's last transition, and their validity."""
+    t = np.arange(data.n_transitions)
+    last = np.flatnonzero(data.ends)[data.episode_index]
+    raw = t[:, None] + np.arange(chunk)[None]
+    return np.minimum(raw, last[:, None]), raw <= last[:, None]
+
+
 def action_chunks(data: Episodes, chunk: int) -> np.ndarray:
     """For each transition t, the actions a_t .. a_{t+H-1} of its episode, the episode's last
     action repeated past its end: (T, H * act_dim)."""
-    t = np.arange(data.n_transitions)
-    last = np.flatnonzero(data.ends)[data.episode_index]
-    idx = np.minimum(t[:, None] + np.arange(chunk)[None], last[:, None])
-    return data.actions[idx].reshape(len(t), -1)
+    idx, _ = _chunk_index(data, chunk)
+    return data.actions[idx].reshape(data.n_transitions, -1)
 
 
-def _tensors(data: Episodes, normalize: Normalizer, chunk: int) -> dict[str, torch.Tensor]:
+def chunk_returns(data: Episodes, chunk: int, gamma: float) -> dict[str, np.ndarray]:
+    """The H-step view of each transition t, for a critic of action chunks:
+        return    R_t = sum_{j < h} gamma^j r_{t+j},  h = min(H, steps left in the episode)
+        next_obs  s_{t+h}, terminated: the episode ended in success within the chunk,
+        discount  gamma^h (the bootstrap factor of V(s_{t+h}) unless terminated).
+    With H = 1 this is the transition itself (r_t, s_{t+1}, d_t, gamma)."""
+    idx, valid = _chunk_index(data, chunk)
+    weights = (gamma ** np.arange(chunk))[None] * valid
+    h = valid.sum(axis=1)
+    end = idx[np.arange(data.n_transitions), h - 1]
+    return {
+        "returns": (data.rewards[idx] * weights).sum(axis=1).astype(np.float32),
+        "next_obs": data.next_obs[end],
+        "terminated": data.terminated[end],
+        "discount": (gamma ** h).astype(np.float32),
+    }
+
+
+def _tensors(data: Episodes, normalize: Normalizer, chunk: int,
+             gamma: float) -> dict[str, torch.Tensor]:
+    """The training tensors: observations standardised once; per-step actions, action
+    chunks and their H-step returns (identical to the plain transition when H = 1)."""
+    view = chunk_returns(data, chunk, gamma)
     with torch.no_grad():
         actions = torch.as_tensor(data.actions)
         return {
             "obs": normalize(torch.as_tensor(data.obs)),
-            "next_obs": normalize(torch.as_tensor(data.next_obs)),
+            "next_obs": normalize(torch.as_tensor(view["next_obs"])),
             "actions": actions,
             "chunks": actions if chunk == 1 else torch.as_tensor(action_chunks(data, chunk)),
-            "rewards": torch.as_tensor(data.rewards),
-            "terminated": torch.as_tensor(data.terminated, dtype=torch.float32),
+            "rewards": torch.as_tensor(view["returns"]),
+            "discount": torch.as_tensor(view["discount"]),
+            "terminated": torch.as_tensor(view["terminated"], dtype=torch.float32),
         }
 
 
@@ -110,7 +139,8 @@ class Agent:
                 diffusion_steps=cfg.diffusion_steps,
             )
             self.critic = (
-                IQLCritic(self.obs_dim, self.act_dim, cfg.critic_hidden, cfg.critic_layers)
+                IQLCritic(self.obs_dim, self.act_dim * cfg.action_chunk, cfg.critic_hidden,
+                          cfg.critic_layers)
                 if self.extractor.needs_critic else None
             )
         self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, fused=True)
@@ -127,10 +157,10 @@ class Agent:
         if self.rounds_trained > 0 and not cfg.warm_start:
             self._build(self.seed + 7919 * self.rounds_trained)
         self.normalize.fit(data.obs)
-        all_data = _tensors(data, self.normalize, cfg.action_chunk)
+        all_data = _tensors(data, self.normalize, cfg.action_chunk, cfg.gamma)
         policy_source = self.extractor.policy_data(data)
         pol_data = (all_data if policy_source is data
-                    else _tensors(policy_source, self.normalize, cfg.action_chunk))
+                    else _tensors(policy_source, self.normalize, cfg.action_chunk, cfg.gamma))
         n_all, n_pol = len(data.rewards), len(policy_source.rewards)
         tail = max(1, steps // 10)
         sums = {"policy_loss": 0.0, "critic_q_loss": 0.0, "critic_v_loss": 0.0, "q_mean": 0.0}
@@ -138,7 +168,7 @@ class Agent:
             idx = torch.randint(n_all, (cfg.batch_size,), generator=g)
             batch = {k: v[idx] for k, v in all_data.items()}
             if self.critic is not None:
-                v_loss, q_loss = self.critic.losses(batch, cfg.gamma, cfg.expectile)
+                v_loss, q_loss = self.critic.losses(batch, cfg.expectile)
                 _check("critic", v_loss + q_loss, step)
                 self.critic_opt.zero_grad(set_to_none=True)
                 (v_loss + q_loss).backward()
@@ -158,7 +188,7 @@ class Agent:
                     sums["critic_q_loss"] += float(q_loss.detach())
                     sums["critic_v_loss"] += float(v_loss.detach())
                     with torch.no_grad():
-                        q = self.critic.q_min(batch["obs"], batch["actions"])
+                        q = self.critic.q_min(batch["obs"], batch["chunks"])
                         sums["q_mean"] += float(q.mean())
         self.rounds_trained += 1
         out = {k: v / tail for k, v in sums.items()}
@@ -171,8 +201,7 @@ class Agent:
     def plan(self, obs: np.ndarray) -> np.ndarray:
         """A chunk of actions per observation, (B, obs_dim) -> (B, H, act_dim), no noise."""
         obs_t = self.normalize(torch.as_tensor(obs, dtype=torch.float32))
-        chunk = self.extractor.act(self.policy, self.critic, obs_t, self.params, self.generator,
-                                   self.act_dim)
+        chunk = self.extractor.act(self.policy, self.critic, obs_t, self.params, self.generator)
         return chunk.numpy().reshape(len(obs), self.cfg.action_chunk, self.act_dim)
 
     def act(self, obs: np.ndarray) -> np.ndarray:

@@ -7,6 +7,10 @@
 d is 1 only when the episode *terminated* (success ends the task); a horizon cut bootstraps
 from V(s'). Rewards are sparse: 1 on the success step, else 0. The twin Q networks are one
 ensemble network (one batched matmul per layer).
+
+With action chunks of H steps, a is the chunk a_{t:t+H}, r the discounted H-step return
+sum_j gamma^j r_{t+j}, s' = s_{t+h} and gamma becomes gamma^h, h = min(H, steps left in the
+episode) (see `bolrl.agent.chunk_returns`); with H = 1 these are the formulas above.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ def expectile_loss(diff: torch.Tensor, tau: float) -> torch.Tensor:
     return (weight * diff.pow(2)).mean()
 
 
-def td_target(reward: torch.Tensor, terminated: torch.Tensor, next_v: torch.Tensor, gamma: float):
-    return reward + gamma * (1.0 - terminated) * next_v
+def td_target(reward: torch.Tensor, terminated: torch.Tensor, next_v: torch.Tensor,
+              discount: torch.Tensor | float) -> torch.Tensor:
+    """r + discount * (1 - d) * V(s'); discount is gamma, or gamma^h for an h-step chunk."""
+    return reward + discount * (1.0 - terminated) * next_v
 
 
 def polyak(target: nn.Module, online: nn.Module, rho: float) -> None:
@@ -53,14 +59,15 @@ class IQLCritic(nn.Module):
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.v(obs).squeeze(-1)
 
-    def losses(self, batch: dict, gamma: float, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """(L_V, L_Q) on a batch of standardised transitions."""
+    def losses(self, batch: dict, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """(L_V, L_Q) on a batch of standardised transitions: obs, chunks (the actions),
+        rewards (H-step returns), next_obs, terminated, discount."""
         with torch.no_grad():
-            q_tgt = self.q_min(batch["obs"], batch["actions"], target=True)
+            q_tgt = self.q_min(batch["obs"], batch["chunks"], target=True)
             next_v = self.value(batch["next_obs"])
         v_loss = expectile_loss(q_tgt - self.value(batch["obs"]), tau)
-        y = td_target(batch["rewards"], batch["terminated"], next_v, gamma)
-        q_loss = (self.q_values(batch["obs"], batch["actions"]) - y).pow(2).mean(1).sum()
+        y = td_target(batch["rewards"], batch["terminated"], next_v, batch["discount"])
+        q_loss = (self.q_values(batch["obs"], batch["chunks"]) - y).pow(2).mean(1).sum()
         return v_loss, q_loss
 
     def update_target(self, rho: float) -> None:

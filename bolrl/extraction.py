@@ -14,10 +14,9 @@ and how it acts. Looked up by name in `EXTRACTORS`.
 l_BC is the policy class's own loss (Gaussian NLL, or the denoising loss of diffusion).
 
 Action chunks: with `action_chunk` H > 1 the policy models the next H actions as one vector
-(batch["chunks"], (B, H * A)) and is executed open-loop for H steps. The critic stays a
-per-step Q(s, a); a chunk is rated by its first action (batch["actions"], (B, A)): AWR
-weights, the DDPG+BC Q term and the best-of-N choice all use Q(s, first action of the chunk).
-With H = 1 the chunk is the action and everything reduces to the per-step methods above.
+(batch["chunks"], (B, H * A)), executed open-loop for H steps, and the critic rates whole
+chunks, Q(s, a_{t:t+H}), trained on H-step returns (see bolrl.critics). Every formula above
+holds with a = the chunk; with H = 1 the chunk is the action.
 """
 
 from __future__ import annotations
@@ -63,7 +62,7 @@ class Extractor:
 
     @torch.no_grad()
     def act(self, policy: Policy, critic: IQLCritic | None, obs: torch.Tensor,
-            p: ExtractionParams, g: torch.Generator, act_dim: int) -> torch.Tensor:
+            p: ExtractionParams, g: torch.Generator) -> torch.Tensor:
         """A chunk of actions per observation, (B, H * act_dim)."""
         return policy.act(obs, g)
 
@@ -85,7 +84,7 @@ class AWR(Extractor):
 
     def policy_loss(self, policy, critic, batch, p, g):
         with torch.no_grad():
-            q = critic.q_min(batch["obs"], batch["actions"], target=True)
+            q = critic.q_min(batch["obs"], batch["chunks"], target=True)
             w = awr_weights(q, critic.value(batch["obs"]), p.awr_beta, p.awr_max_weight)
         return policy.loss(batch["obs"], batch["chunks"], weight=w, generator=g)
 
@@ -96,8 +95,8 @@ class DDPGBC(Extractor):
 
     def policy_loss(self, policy, critic, batch, p, g):
         bc = policy.loss(batch["obs"], batch["chunks"], generator=g)
-        first = policy.differentiable_action(batch["obs"], g)[:, : batch["actions"].shape[1]]
-        q = critic.q_min(batch["obs"], first, target=False)
+        q = critic.q_min(batch["obs"], policy.differentiable_action(batch["obs"], g),
+                         target=False)
         lam = p.ddpg_alpha / q.abs().mean().detach().clamp(min=1e-6)
         return bc - lam * q.mean()
 
@@ -107,11 +106,10 @@ class BestOfN(Extractor):
     needs_critic = True
 
     @torch.no_grad()
-    def act(self, policy, critic, obs, p, g, act_dim):
+    def act(self, policy, critic, obs, p, g):
         candidates = policy.sample(obs, p.n_samples, g)  # (B, N, H * A)
-        b, n, _ = candidates.shape
-        first = candidates[..., :act_dim].reshape(b * n, act_dim)
-        q = critic.q_min(obs.repeat_interleave(n, 0), first, target=True)
+        b, n, d = candidates.shape
+        q = critic.q_min(obs.repeat_interleave(n, 0), candidates.reshape(b * n, d), target=True)
         return best_of_n(candidates, q.view(b, n))
 
 

@@ -246,20 +246,39 @@ def test_chunks_are_executed_open_loop():
     assert counting.calls == 3
 
 
-def test_best_of_n_rates_a_chunk_by_its_first_action():
+def test_best_of_n_rates_whole_chunks():
     from bolrl.extraction import EXTRACTORS, ExtractionParams
 
     class FixedPolicy:
         def sample(self, obs, n, g):  # two candidate chunks of two 1-D actions
             return torch.tensor([[[0.1, 0.9], [0.8, -0.5]]]).expand(obs.shape[0], -1, -1)
 
-    class FirstActionCritic:
-        def q_min(self, obs, act, target=True):
-            return act[:, 0]  # Q = the (first) action itself
+    class SumCritic:
+        def q_min(self, obs, chunk, target=True):
+            return chunk.sum(dim=1)  # Q = the sum of the chunk's actions
 
-    chosen = EXTRACTORS["best-of-n"].act(FixedPolicy(), FirstActionCritic(), torch.zeros(2, 3),
-                                         ExtractionParams(n_samples=2), None, act_dim=1)
-    assert chosen.tolist() == [[pytest.approx(0.8), pytest.approx(-0.5)]] * 2
+    chosen = EXTRACTORS["best-of-n"].act(FixedPolicy(), SumCritic(), torch.zeros(2, 3),
+                                         ExtractionParams(n_samples=2), None)
+    assert chosen.tolist() == [[pytest.approx(0.1), pytest.approx(0.9)]] * 2  # 1.0 > 0.3
+
+
+def test_chunk_returns_by_hand():
+    from bolrl.agent import chunk_returns
+
+    # one successful episode of 3 steps (reward 1 at its end), then one cut at the horizon
+    o = np.arange(5, dtype=np.float32)[:, None]
+    term = np.array([False, False, True, False, False])
+    trunc = np.array([False, False, False, False, True])
+    data = Episodes(o, o, term.astype(np.float32), o + 10, term, trunc)
+    v = chunk_returns(data, 2, gamma=0.5)
+    np.testing.assert_allclose(v["returns"], [0.0, 0.5, 1.0, 0.0, 0.0])
+    np.testing.assert_allclose(v["next_obs"][:, 0], [11, 12, 12, 14, 14])
+    assert v["terminated"].tolist() == [False, True, True, False, False]
+    np.testing.assert_allclose(v["discount"], [0.25, 0.25, 0.5, 0.25, 0.5])
+    one = chunk_returns(data, 1, gamma=0.5)  # H = 1: the transitions themselves
+    np.testing.assert_allclose(one["returns"], data.rewards)
+    np.testing.assert_allclose(one["next_obs"], data.next_obs)
+    np.testing.assert_allclose(one["discount"], 0.5)
 
 
 @pytest.mark.parametrize("extraction", ["awr", "ddpg-bc", "best-of-n"])
