@@ -164,9 +164,13 @@ class Agent:
         n_all, n_pol = len(data.rewards), len(policy_source.rewards)
         tail = max(1, steps // 10)
         sums = {"policy_loss": 0.0, "critic_q_loss": 0.0, "critic_v_loss": 0.0, "q_mean": 0.0}
+        separate_policy_data = pol_data is not all_data
         for step in range(steps):
-            idx = torch.randint(n_all, (cfg.batch_size,), generator=g)
-            batch = {k: v[idx] for k, v in all_data.items()}
+            # One batch serves critic and policy; a policy with data of its own (filtered BC)
+            # draws only its own, so that with the same data it trains exactly as BC does.
+            if self.critic is not None or not separate_policy_data:
+                idx = torch.randint(n_all, (cfg.batch_size,), generator=g)
+                batch = {k: v[idx] for k, v in all_data.items()}
             if self.critic is not None:
                 v_loss, q_loss = self.critic.losses(batch, cfg.expectile)
                 _check("critic", v_loss + q_loss, step)
@@ -174,7 +178,7 @@ class Agent:
                 (v_loss + q_loss).backward()
                 self.critic_opt.step()
                 self.critic.update_target(cfg.target_tau)
-            if pol_data is not all_data:
+            if separate_policy_data:
                 pidx = torch.randint(n_pol, (cfg.batch_size,), generator=g)
                 batch = {k: v[pidx] for k, v in pol_data.items()}
             p_loss = self.extractor.policy_loss(self.policy, self.critic, batch, self.params, g)

@@ -291,3 +291,15 @@ def test_chunked_q_methods_train_and_act(extraction):
     assert np.isfinite(losses["policy_loss"]) and np.isfinite(losses["critic_q_loss"])
     assert agent.plan(data.obs[:5]).shape == (5, 2, 1)
     assert agent.act(data.obs[:5]).shape == (5, 1)
+
+
+def test_filtered_bc_trains_exactly_as_bc_when_every_episode_succeeded():
+    data = bandit(200)  # one-step episodes, all terminated: all "successful"
+    models = []
+    for algorithm in ("bc", "filtered-bc"):
+        cfg = AgentConfig(algorithm=algorithm, extraction="none", policy="diffusion", hidden=32,
+                          layers=2, batch_size=64)
+        agent = Agent(cfg, 3, 1, seed=3)
+        agent.train(data, 30)
+        models.append(agent.policy)
+    assert_same_state(*models)
