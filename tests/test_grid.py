@@ -172,3 +172,9 @@ def test_run_cell_runs_one_cell(tmp_path):
                                  str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "smoke" / "cells" / f"{cell.cell_id}.parquet").exists()
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "studies").glob("*.toml")), ids=lambda p: p.stem)
+def test_every_shipped_study_loads(path):
+    study = load_study(path)
+    assert study.name == path.stem and study.cells
