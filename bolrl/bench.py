@@ -86,6 +86,55 @@ def synthetic_episodes(n: int, obs_dim: int, act_dim: int, seed: int = 0):
     )
 
 
+def _layer_shapes(in_dim: int, hidden: int, layers: int, out_dim: int) -> list[tuple[int, int]]:
+    dims = [in_dim] + [hidden] * layers + [out_dim]
+    return list(zip(dims[:-1], dims[1:], strict=True))
+
+
+def _macs(shapes: list[tuple[int, int]]) -> int:
+    return sum(i * o for i, o in shapes)
+
+
+def step_flops(cfg, obs_dim: int, act_dim: int) -> float:
+    """Floating-point operations of one gradient step, counted from the layer shapes
+    (2 per multiply-add; a backward pass costs twice its forward). Activations, norms and
+    the optimizer are left out: this is the matmul work the step cannot avoid."""
+    from bolrl.policies.diffusion import TIME_EMBEDDING
+
+    a = act_dim * cfg.action_chunk
+    diffusion = cfg.policy == "diffusion"
+    pol = _macs(_layer_shapes(obs_dim + (a + TIME_EMBEDDING if diffusion else 0), cfg.hidden,
+                              cfg.layers, a if diffusion else 2 * a))
+    q = 2 * _macs(_layer_shapes(obs_dim + a, cfg.critic_hidden, cfg.critic_layers, 1))
+    v = _macs(_layer_shapes(obs_dim, cfg.critic_hidden, cfg.critic_layers, 1))
+    macs = 3 * pol  # the policy's own loss, forward and backward
+    if cfg.algorithm == "iql":
+        macs += 3 * q + q + 3 * v + v  # Q online fwd+bwd, Q target fwd, V(s) fwd+bwd, V(s')
+        if cfg.extraction == "awr":
+            macs += q + v
+        elif cfg.extraction == "ddpg-bc":
+            macs += 3 * pol * (cfg.diffusion_steps if diffusion else 1) + 3 * q
+    return 2.0 * macs * cfg.batch_size
+
+
+def matmul_reference_gflops(shapes: list[tuple[int, int]], batch: int,
+                            seconds: float = 0.5) -> float:
+    """GFLOP/s of plain torch matmuls of the given layer shapes, forward and backward."""
+    import torch
+
+    weights = [torch.randn(i, o, requires_grad=True) for i, o in shapes]
+    x0 = torch.randn(batch, shapes[0][0])
+    reps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        x = x0
+        for w in weights:
+            x = x @ w
+        x.sum().backward()
+        reps += 1
+    flops = 2.0 * 3 * _macs(shapes) * batch * reps
+    return flops / (time.perf_counter() - start) / 1e9
+
+
 def bench_train(base, obs_dim: int = 20, act_dim: int = 5, steps: int = 100,
                 act_batch: int = 100) -> dict:
     """Gradient steps/s of every (policy, extraction) pair, and actions/s when acting on a
@@ -118,8 +167,12 @@ def bench_train(base, obs_dim: int = 20, act_dim: int = 5, steps: int = 100,
                 reps += 1
             act_rate = reps * len(obs) / (time.perf_counter() - start)
             name = f"{policy}/{algorithm if algorithm != 'iql' else extraction}"
+            achieved = step_flops(cfg, obs_dim, act_dim) * train_rate / 1e9
             out[name] = {"grad_steps_per_s": round(train_rate, 1),
-                         "actions_per_s": round(act_rate, 1)}
+                         "actions_per_s": round(act_rate, 1),
+                         "achieved_gflops": round(achieved, 1)}
+    shapes = _layer_shapes(obs_dim + act_dim + 16, base.hidden, base.layers, act_dim)
+    out["matmul_reference_gflops"] = round(matmul_reference_gflops(shapes, base.batch_size), 1)
     out["sizes"] = {"hidden": base.hidden, "layers": base.layers,
                     "critic_hidden": base.critic_hidden, "critic_layers": base.critic_layers,
                     "batch_size": base.batch_size, "diffusion_steps": base.diffusion_steps,

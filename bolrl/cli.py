@@ -226,12 +226,15 @@ def _bench_train(output: Path) -> None:
         figures = benchmarks.bench_train(base)
     sizes = figures["sizes"]
     table = Table(title=f"learning, 1 thread: {sizes}")
+    reference = figures["matmul_reference_gflops"]
     table.add_column("policy/method", no_wrap=True)
     table.add_column("gradient steps/s (batch 256)")
     table.add_column("actions/s (100 obs)")
+    table.add_column(f"GFLOP/s (matmuls alone: {reference:.0f})")
     for name, f in figures.items():
-        if name != "sizes":
-            table.add_row(name, f"{f['grad_steps_per_s']:,.0f}", f"{f['actions_per_s']:,.0f}")
+        if isinstance(f, dict) and "grad_steps_per_s" in f:
+            table.add_row(name, f"{f['grad_steps_per_s']:,.0f}", f"{f['actions_per_s']:,.0f}",
+                          f"{f['achieved_gflops']:.1f} ({f['achieved_gflops'] / reference:.2f})")
     console.print(table)
     benchmarks.write_section(output, "train", figures)
     console.print(f"wrote {output}")
