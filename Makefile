@@ -1,7 +1,7 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 
-.PHONY: install install-ray test bench lint clean
+.PHONY: install install-ray test bench reproduce lint clean
 
 # torch first, pinned: this machine has its CPU wheel locally; a bare `torch` requirement with
 # no torch installed would pull GBs of CUDA packages from the registry.
@@ -21,6 +21,15 @@ test:
 
 bench:
 	bolrl bench all
+
+# The paper's study and its data-scaling study, end to end, with their reports
+# (results/paper/REPORT.md, results/scaling/REPORT.md). Interrupted? Run it again: finished
+# cells are skipped and unfinished ones resume from their last round.
+reproduce:
+	bolrl run-grid paper
+	bolrl plot paper
+	bolrl run-grid scaling
+	bolrl plot scaling
 
 lint:
 	ruff check bolrl tests
