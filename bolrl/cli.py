@@ -243,10 +243,9 @@ def _bench_train(output: Path) -> None:
 def _bench_envs(n_envs: int, seconds: float, output: Path) -> None:
     from bolrl import bench as benchmarks
 
-    torch_threads = os.environ.get("OMP_NUM_THREADS", "default")
     with console.status("measuring environment throughput..."):
         figures = benchmarks.bench_envs(n_envs, seconds)
-    table = Table(title=f"environments: batch of {n_envs}, 1 process (threads: {torch_threads})")
+    table = Table(title=f"environments: batch of {n_envs}, one process, raw MuJoCo")
     table.add_column("task", no_wrap=True)
     for col in ("control steps/s", "raw mj_step/s", "substeps", "ratio (target >= 0.5)"):
         table.add_column(col)
