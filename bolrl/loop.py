@@ -46,27 +46,27 @@ class AgentActor:
 
     def __init__(self, agent: Agent, noise: Noise | None = None):
         self.agent, self.noise = agent, noise
-        self.plans: dict[int, np.ndarray] = {}
-        self.step_in_plan: dict[int, int] = {}
+        self.plans = np.zeros((0, agent.cfg.action_chunk, agent.act_dim), dtype=np.float32)
+        self.step_in_plan = np.zeros(0, dtype=np.int64)  # == chunk: a new chunk is due
 
     def begin(self, rows: np.ndarray) -> None:
-        for row in rows:
-            self.plans.pop(int(row), None)
+        size = int(np.max(rows)) + 1
+        if size > len(self.step_in_plan):  # rows are environment slots 0..n-1
+            grow = size - len(self.step_in_plan)
+            self.plans = np.concatenate([self.plans, np.zeros((grow, *self.plans.shape[1:]),
+                                                              dtype=np.float32)])
+            self.step_in_plan = np.concatenate([self.step_in_plan, np.zeros(grow, np.int64)])
+        self.step_in_plan[rows] = self.agent.cfg.action_chunk
         if self.noise is not None:
             self.noise.begin(rows)
 
     def act(self, rows: np.ndarray, obs: np.ndarray, state: np.ndarray) -> np.ndarray:
-        chunk = self.agent.cfg.action_chunk
-        need = [i for i, r in enumerate(rows)
-                if int(r) not in self.plans or self.step_in_plan[int(r)] >= chunk]
-        if need:
-            plans = self.agent.plan(obs[need])
-            for k, i in enumerate(need):
-                self.plans[int(rows[i])], self.step_in_plan[int(rows[i])] = plans[k], 0
-        actions = np.empty((len(rows), self.agent.act_dim), dtype=np.float32)
-        for i, r in enumerate(rows):
-            actions[i] = self.plans[int(r)][self.step_in_plan[int(r)]]
-            self.step_in_plan[int(r)] += 1
+        need = self.step_in_plan[rows] >= self.agent.cfg.action_chunk
+        if need.any():
+            self.plans[rows[need]] = self.agent.plan(obs[need])
+            self.step_in_plan[rows[need]] = 0
+        actions = self.plans[rows, self.step_in_plan[rows]]
+        self.step_in_plan[rows] += 1
         if self.noise is not None:
             actions = np.clip(actions + self.noise.sample(rows), -1.0, 1.0)
         return actions

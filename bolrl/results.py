@@ -114,10 +114,6 @@ def write_cell(results: Path, study: str, cell_id: str, rows: list[dict]) -> Pat
     return path
 
 
-def read_cell(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(path)
-
-
 class IncompatibleResults(RuntimeError):
     """A study's results directory was written with another schema version."""
 

@@ -159,16 +159,6 @@ class Cell:
     def label(self) -> str:
         return f"{self.task} seed {self.seed} {self.method} E={self.episodes_per_round}"
 
-    @staticmethod
-    def from_config(study: str, config: dict) -> Cell:
-        config = dict(config)
-        config["agent"] = AgentConfig(**config["agent"])
-        spec = dict(config["task_spec"])
-        spec["imports"] = tuple(spec.get("imports", ()))
-        config["task_spec"] = TaskSpec(**spec)
-        config["noise_params"] = NoiseParams(**config["noise_params"])
-        return Cell(study=study, **config)
-
 
 @dataclass(frozen=True)
 class Study:
@@ -177,7 +167,6 @@ class Study:
     description: str
     cells: list[Cell]
     dropped: list[tuple[dict, str]] = field(default_factory=list)
-    settings: dict = field(default_factory=dict)
 
     def cell(self, cell_id: str) -> Cell:
         for c in self.cells:
@@ -460,7 +449,7 @@ def load_study(path: Path) -> Study:
     if not cells:
         raise StudyError(f"{path}: the grid has no valid cells")
     return Study(settings["study"]["name"], path, settings["study"]["description"], cells,
-                 dropped, settings)
+                 dropped)
 
 
 def find_study(name_or_path: str | None, search: list[Path] | None = None) -> Path:
