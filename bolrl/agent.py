@@ -1,5 +1,10 @@
 """The agent: one cell's policy (and critic), trained on a dataset and acting on observations.
 
+`Agent.train_base(demos, steps)` trains the base policy (round 0): behaviour cloning on the
+demonstrations, the same for every method, as in the paper: all methods of a (task, seed,
+policy class) start from one identical base policy, and a critic first trains in round 1, on
+demonstrations and autonomous data together (on demonstrations alone, all successes, it would
+learn nothing that ranks actions). Until then a best-of-N agent acts with the policy alone.
 `Agent.train(data, steps)` runs `steps` gradient steps on uniformly sampled transitions. Each
 step updates the IQL critic (when the extraction needs one; V and Q, then the Polyak target)
 and then the policy with its extractor's loss. Networks and optimizers persist across rounds
@@ -129,6 +134,7 @@ class Agent:
         self.generator = torch.Generator().manual_seed(seed)
         self.normalize = Normalizer(obs_dim)
         self.rounds_trained = 0
+        self.critic_trained = False
         self._build(seed)
 
     def _build(self, seed: int) -> None:
@@ -151,14 +157,26 @@ class Agent:
             if self.critic is not None else None
         )
 
+    def train_base(self, demos: Episodes, steps: int) -> dict[str, float]:
+        """Round 0: the base policy, behaviour cloning on the demonstrations (no critic)."""
+        return self._train(demos, steps, EXTRACTORS["bc"], critic=None)
+
     def train(self, data: Episodes, steps: int) -> dict[str, float]:
-        """`steps` gradient steps on `data`; returns mean losses over the last tenth of them."""
+        """`steps` gradient steps of this agent's method on `data`; returns mean losses over
+        the last tenth of them."""
+        out = self._train(data, steps, self.extractor, self.critic)
+        self.critic_trained = self.critic is not None
+        return out
+
+    def _train(self, data: Episodes, steps: int, extractor, critic) -> dict[str, float]:
         cfg, g = self.cfg, self.generator
         if self.rounds_trained > 0 and not cfg.warm_start:
             self._build(self.seed + 7919 * self.rounds_trained)
+            self.critic_trained = False
+            critic = self.critic if critic is not None else None
         self.normalize.fit(data.obs)
         all_data = _tensors(data, self.normalize, cfg.action_chunk, cfg.gamma)
-        policy_source = self.extractor.policy_data(data)
+        policy_source = extractor.policy_data(data)
         pol_data = (all_data if policy_source is data
                     else _tensors(policy_source, self.normalize, cfg.action_chunk, cfg.gamma))
         n_all, n_pol = len(data.rewards), len(policy_source.rewards)
@@ -168,35 +186,35 @@ class Agent:
         for step in range(steps):
             # One batch serves critic and policy; a policy with data of its own (filtered BC)
             # draws only its own, so that with the same data it trains exactly as BC does.
-            if self.critic is not None or not separate_policy_data:
+            if critic is not None or not separate_policy_data:
                 idx = torch.randint(n_all, (cfg.batch_size,), generator=g)
                 batch = {k: v[idx] for k, v in all_data.items()}
-            if self.critic is not None:
-                v_loss, q_loss = self.critic.losses(batch, cfg.expectile)
+            if critic is not None:
+                v_loss, q_loss = critic.losses(batch, cfg.expectile)
                 _check("critic", v_loss + q_loss, step)
                 self.critic_opt.zero_grad(set_to_none=True)
                 (v_loss + q_loss).backward()
                 self.critic_opt.step()
-                self.critic.update_target(cfg.target_tau)
+                critic.update_target(cfg.target_tau)
             if separate_policy_data:
                 pidx = torch.randint(n_pol, (cfg.batch_size,), generator=g)
                 batch = {k: v[pidx] for k, v in pol_data.items()}
-            p_loss = self.extractor.policy_loss(self.policy, self.critic, batch, self.params, g)
+            p_loss = extractor.policy_loss(self.policy, critic, batch, self.params, g)
             _check("policy", p_loss, step)
             self.policy_opt.zero_grad(set_to_none=True)
             p_loss.backward()
             self.policy_opt.step()
             if step >= steps - tail:
                 sums["policy_loss"] += float(p_loss.detach())
-                if self.critic is not None:
+                if critic is not None:
                     sums["critic_q_loss"] += float(q_loss.detach())
                     sums["critic_v_loss"] += float(v_loss.detach())
                     with torch.no_grad():
-                        q = self.critic.q_min(batch["obs"], batch["chunks"])
+                        q = critic.q_min(batch["obs"], batch["chunks"])
                         sums["q_mean"] += float(q.mean())
         self.rounds_trained += 1
         out = {k: v / tail for k, v in sums.items()}
-        if self.critic is None:
+        if critic is None:
             for k in ("critic_q_loss", "critic_v_loss", "q_mean"):
                 out[k] = float("nan")
         return out
@@ -205,7 +223,8 @@ class Agent:
     def plan(self, obs: np.ndarray) -> np.ndarray:
         """A chunk of actions per observation, (B, obs_dim) -> (B, H, act_dim), no noise."""
         obs_t = self.normalize(torch.as_tensor(obs, dtype=torch.float32))
-        chunk = self.extractor.act(self.policy, self.critic, obs_t, self.params, self.generator)
+        extractor = self.extractor if self.critic_trained or self.critic is None else EXTRACTORS["bc"]
+        chunk = extractor.act(self.policy, self.critic, obs_t, self.params, self.generator)
         return chunk.numpy().reshape(len(obs), self.cfg.action_chunk, self.act_dim)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
@@ -221,6 +240,7 @@ class Agent:
             "policy_opt": self.policy_opt.state_dict(),
             "generator": self.generator.get_state(),
             "rounds_trained": self.rounds_trained,
+            "critic_trained": self.critic_trained,
         }
         if self.critic is not None:
             state["critic"] = self.critic.state_dict()
@@ -229,6 +249,7 @@ class Agent:
 
     def load_state_dict(self, state: dict) -> None:
         self.rounds_trained = state["rounds_trained"]
+        self.critic_trained = state["critic_trained"]
         if self.rounds_trained > 0 and not self.cfg.warm_start:
             self._build(self.seed + 7919 * (self.rounds_trained - 1))
         self.normalize.load_state_dict(state["normalize"])

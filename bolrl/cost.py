@@ -33,7 +33,7 @@ def estimate_seconds(cell: Cell) -> float:
         step += CRITIC_STEP_S * critic_scale
         if a.extraction == "ddpg-bc":
             step += BC_STEP_S * policy_scale * (a.diffusion_steps if a.policy == "diffusion" else 1)
-    grad_steps = cell.steps_round0 + cell.rounds * cell.steps_per_round
+    grad_steps = cell.rounds * cell.steps_per_round  # round 0 (the base policy) is BC
     passes = a.diffusion_steps if a.policy == "diffusion" else 1
     samples = a.n_samples if a.extraction == "best-of-n" else 1
     act = ACT_PASS_S * _scale(a.hidden, a.layers) * passes * samples
@@ -42,4 +42,5 @@ def estimate_seconds(cell: Cell) -> float:
     act /= a.action_chunk  # one policy query per chunk
     episodes = cell.eval_episodes * (cell.rounds + 1) + cell.episodes_per_round * cell.rounds
     env_steps = episodes * get_task(cell.task_spec).horizon * MEAN_LENGTH
-    return grad_steps * step + env_steps * (ENV_STEP_S + act)
+    base = cell.steps_round0 * BC_STEP_S * policy_scale
+    return base + grad_steps * step + env_steps * (ENV_STEP_S + act)

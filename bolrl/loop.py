@@ -1,6 +1,7 @@
 """The batch online loop of one cell.
 
-    round 0:      train on the demonstrations D0, evaluate
+    round 0:      the base policy: behaviour cloning on the demonstrations D0 (the same for
+                  every method; a critic first trains in round 1), evaluate
     round k >= 1: collect E autonomous episodes with the frozen agent (+ exploration noise),
                   append them to the dataset (D0 kept), train on everything, evaluate
 
@@ -173,7 +174,8 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
             say(cell.cell_id, round_index, "train")
             t0 = time.perf_counter()
             steps = cell.steps_round0 if round_index == 0 else cell.steps_per_round
-            losses = agent.train(data, steps) if steps > 0 else {}
+            train = agent.train_base if round_index == 0 else agent.train
+            losses = train(data, steps) if steps > 0 else {}
             train_s = time.perf_counter() - t0
             say(cell.cell_id, round_index, "evaluate")
             t0 = time.perf_counter()

@@ -173,6 +173,31 @@ def test_training_is_deterministic(policy, extraction):
     np.testing.assert_array_equal(a.act(data.obs[:10]), b.act(data.obs[:10]))
 
 
+@pytest.mark.parametrize("policy", ["gaussian", "diffusion"])
+def test_every_method_starts_from_the_same_base_policy(policy):
+    """Round 0 is behaviour cloning for all methods; best-of-N acts with the policy alone
+    until its critic has trained."""
+    data = bandit(300)
+    agents = [Agent(AgentConfig(algorithm=alg, extraction=ext, policy=policy, hidden=32,
+                                layers=2, critic_hidden=32, n_samples=8, batch_size=64),
+                    3, 1, seed=3)
+              for alg, ext in [("bc", "none"), ("filtered-bc", "none"), ("iql", "awr"),
+                               ("iql", "best-of-n")]]
+    for agent in agents:
+        agent.train_base(data, 30)
+    obs = data.obs[:20]
+    base_actions = agents[0].act(obs)
+    for other in agents[1:-1]:
+        assert_same_state(agents[0].policy, other.policy)
+        np.testing.assert_array_equal(base_actions, other.act(obs))
+    best_of_n = agents[-1]
+    assert_same_state(agents[0].policy, best_of_n.policy)
+    np.testing.assert_array_equal(base_actions, best_of_n.act(obs))
+    best_of_n.train(data, 30)
+    assert best_of_n.critic_trained
+    assert not np.array_equal(base_actions, best_of_n.act(obs))
+
+
 def test_filtered_bc_trains_on_successes_only():
     data = bandit(400)
     data = Episodes(data.obs, data.actions, (data.actions[:, 0] > 0).astype(np.float32),
