@@ -123,3 +123,16 @@ def test_summary_table_gain_over_filtered_bc():
     assert round(row["gain_over_filtered_bc"]) == 20 and round(row["final"]) == 70
     assert round(row["base"]) == 30 and round(row["gain_over_base"]) == 40
     assert isinstance(t, pd.DataFrame)
+
+
+def test_run_wall_time_from_row_timestamps():
+    from bolrl.report.report import run_wall_seconds
+
+    frame = pd.DataFrame({
+        "created_at": ["2026-01-01T10:00:30+00:00", "2026-01-01T10:05:00+00:00",
+                       "2026-01-01T10:02:00+00:00"],
+        "collect_s": [0.0, 10.0, float("nan")], "train_s": [20.0, 50.0, 5.0],
+        "eval_s": [10.0, 10.0, 5.0],
+    })
+    # the first round's work began at 10:00:00 (30 s before its row); the last row at 10:05
+    assert run_wall_seconds(frame) == 300.0

@@ -61,6 +61,17 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
     return Report(out_dir, figures, table, findings_md, partial)
 
 
+def run_wall_seconds(results: pd.DataFrame) -> float:
+    """Wall time of the run, read from the rows' timestamps: from the start of the earliest
+    round's work (its row's time minus the seconds it spent collecting, training and
+    evaluating) to the last row written. Excludes start-up and demonstration generation; a run
+    resumed after an interruption also counts the pause."""
+    stamps = pd.to_datetime(results["created_at"])
+    work = pd.to_timedelta(results[["collect_s", "train_s", "eval_s"]].fillna(0).sum(axis=1),
+                           unit="s")
+    return float((stamps.max() - (stamps - work).min()).total_seconds())
+
+
 def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list[Path],
                   table: pd.DataFrame, findings_md: str, partial: str, command: str) -> None:
     shas = ", ".join(sorted(results["git_sha"].astype(str).unique()))
@@ -74,7 +85,8 @@ def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list
         f"- regenerate: `{command}`",
         f"- git revision(s) of the runs: {shas}",
         f"- cells: {results['cell_id'].nunique()}; compute time inside cells: "
-        f"{compute / 3600:.2f} core-hours",
+        f"{compute / 3600:.2f} core-hours; wall time from first to last round (row "
+        f"timestamps): {run_wall_seconds(results) / 60:.0f} min",
     ]
     if partial:
         lines += [f"- **{partial}**"]
