@@ -136,3 +136,32 @@ def test_run_wall_time_from_row_timestamps():
     })
     # the first round's work began at 10:00:00 (30 s before its row); the last row at 10:05
     assert run_wall_seconds(frame) == 300.0
+
+
+def test_side_by_side_with_the_paper(tmp_path):
+    """Ours next to the paper's numbers: the synthetic recipe starts at 30 and ends near 70;
+    a study with three levels of episodes per round also gets the data-scaling table and
+    figure."""
+    frames = []
+    for level, shift in [(10, -0.2), (20, -0.1), (40, 0.0)]:
+        f = synthetic_rows(seeds=3, seed=level)
+        f["episodes_per_round"] = level
+        f["cell_id"] = f["cell_id"] + f"-E{level}"
+        f.loc[f["round"] == 3, "eval_success_rate"] += shift
+        frames.append(f)
+    frame = pd.concat(frames, ignore_index=True)
+    report = build(frame, "syn", total_cells=frame["cell_id"].nunique(), out_dir=tmp_path,
+                   formats=["png"], command="bolrl plot syn")
+    assert "data_scaling.png" in {p.name for p in report.figures}
+    text = (tmp_path / "REPORT.md").read_text()
+    recipe = [line for line in text.splitlines()
+              if line.startswith("| policy extraction | Q + implicit (best-of-N), diffusion")]
+    assert len(recipe) == 1
+    before, after = recipe[0].split("|")[4].split("->")
+    assert abs(float(before.split("[")[0]) - 30) <= 3 and abs(float(after.split("[")[0]) - 70) <= 3
+    scaling = [line for line in text.splitlines()
+               if line.startswith("| Q + implicit (best-of-N), diffusion |")]
+    assert len(scaling) == 1
+    finals = [float(c.split("/")[1].split("[")[0]) for c in scaling[0].split("|")[2:5]]
+    assert [round(x, -1) for x in finals] == [50, 60, 70]  # the shifts per level
+    assert "E = 10 (paper M = 50)" in text

@@ -79,3 +79,41 @@ def comparison_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Pat
         paths.append(path)
     plt.close(fig)
     return paths
+
+
+def data_scaling_figure(rows: pd.DataFrame, title: str, stem: Path,
+                        formats: list[str]) -> list[Path]:
+    """The paper's data-scaling figure: final success against episodes per round, one line
+    per method (mean over tasks and seeds with a stratified bootstrap 95% CI)."""
+    frame = rows.copy()
+    frame["key"] = frame["method"].astype(str)
+    fig, ax = plt.subplots(figsize=(5.5, 4.2), layout="constrained")
+    levels = sorted(frame["episodes_per_round"].unique())
+    for method in sorted(frame["key"].unique()):
+        points = []
+        for e in levels:
+            s = final_scores(frame[(frame["key"] == method)
+                                   & (frame["episodes_per_round"] == e)])
+            if not s.empty:
+                by_task = {t: g["final"].to_numpy() for t, g in s.groupby("task")}
+                points.append((e, *stratified_bootstrap(by_task, statistic=np.mean)))
+        if not points:
+            continue
+        e, m, lo, hi = (np.array(v) for v in zip(*points, strict=True))
+        ax.errorbar(e, 100 * m, yerr=[100 * (m - lo), 100 * (hi - m)], marker="o", capsize=3,
+                    color=colour(method), label=display_name(method))
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(levels, [str(e) for e in levels])
+    ax.set_xlabel("episodes per round")
+    ax.set_ylabel("final success, mean over tasks and seeds (%)")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title(title)
+    paths = []
+    for fmt in formats:
+        path = stem.with_suffix(f".{fmt}")
+        fig.savefig(path, dpi=130)
+        paths.append(path)
+    plt.close(fig)
+    return paths
