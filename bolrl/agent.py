@@ -223,7 +223,8 @@ class Agent:
     def plan(self, obs: np.ndarray) -> np.ndarray:
         """A chunk of actions per observation, (B, obs_dim) -> (B, H, act_dim), no noise."""
         obs_t = self.normalize(torch.as_tensor(obs, dtype=torch.float32))
-        extractor = self.extractor if self.critic_trained or self.critic is None else EXTRACTORS["bc"]
+        base = self.critic is not None and not self.critic_trained
+        extractor = EXTRACTORS["bc"] if base else self.extractor
         chunk = extractor.act(self.policy, self.critic, obs_t, self.params, self.generator)
         return chunk.numpy().reshape(len(obs), self.cfg.action_chunk, self.act_dim)
 
