@@ -22,6 +22,16 @@ def _label(key: str) -> str:
     return display_name(base) + (f", {e} episodes/round" if e else "")
 
 
+def _save(fig, stem: Path, formats: list[str]) -> list[Path]:
+    paths = []
+    for fmt in formats:
+        path = stem.with_suffix(f".{fmt}")
+        fig.savefig(path, dpi=130)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
 def aggregate(rows: pd.DataFrame, keys: list[str]) -> dict[str, tuple[float, float, float]]:
     """Per method: IQM of final success over all tasks and seeds, with a stratified CI."""
     scores = final_scores(rows[rows["key"].isin(keys)])
@@ -72,13 +82,7 @@ def comparison_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Pat
     fig.legend(handles, labels, loc="outside lower center", ncol=min(3, len(labels)),
                fontsize=8, frameon=False)
     fig.suptitle(title)
-    paths = []
-    for fmt in formats:
-        path = stem.with_suffix(f".{fmt}")
-        fig.savefig(path, dpi=130)
-        paths.append(path)
-    plt.close(fig)
-    return paths
+    return _save(fig, stem, formats)
 
 
 def data_scaling_figure(rows: pd.DataFrame, title: str, stem: Path,
@@ -110,10 +114,4 @@ def data_scaling_figure(rows: pd.DataFrame, title: str, stem: Path,
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False)
     ax.set_title(title)
-    paths = []
-    for fmt in formats:
-        path = stem.with_suffix(f".{fmt}")
-        fig.savefig(path, dpi=130)
-        paths.append(path)
-    plt.close(fig)
-    return paths
+    return _save(fig, stem, formats)
