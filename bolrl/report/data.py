@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bolrl.stats import bootstrap_ci
+from bolrl.stats import bootstrap_ci, stratified_bootstrap
 
 # The reference values of the axes: a comparison varies one axis and holds the others here.
 REFERENCE = {"algorithm": "iql", "extraction": "best-of-n", "policy": "diffusion",
@@ -79,3 +79,10 @@ def comparison_keys(rows: pd.DataFrame, axis: str) -> list[str]:
                    & (rows["extraction"] == ref["extraction"])]
     keys = sorted(sel["key"].unique())
     return keys if len(keys) > 1 else []
+
+
+def mean_ci(scores: pd.DataFrame, column: str) -> tuple[float, float, float]:
+    """Mean of `column` of `final_scores` rows over all tasks and seeds, with a stratified
+    bootstrap 95% CI."""
+    by_task = {t: g[column].to_numpy() for t, g in scores.groupby("task")}
+    return stratified_bootstrap(by_task, statistic=np.mean)

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bolrl.report.data import final_scores, scaling_curve  # noqa: E402
+from bolrl.report.data import final_scores, mean_ci, scaling_curve  # noqa: E402
 from bolrl.report.naming import colour, display_name  # noqa: E402
 from bolrl.stats import stratified_bootstrap  # noqa: E402
 
@@ -99,8 +99,7 @@ def data_scaling_figure(rows: pd.DataFrame, title: str, stem: Path,
             s = final_scores(frame[(frame["key"] == method)
                                    & (frame["episodes_per_round"] == e)])
             if not s.empty:
-                by_task = {t: g["final"].to_numpy() for t, g in s.groupby("task")}
-                points.append((e, *stratified_bootstrap(by_task, statistic=np.mean)))
+                points.append((e, *mean_ci(s, "final")))
         if not points:
             continue
         e, m, lo, hi = (np.array(v) for v in zip(*points, strict=True))

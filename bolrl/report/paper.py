@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from bolrl.report.data import final_scores
+from bolrl.report.data import final_scores, mean_ci
 from bolrl.report.naming import display_name
-from bolrl.stats import stratified_bootstrap
 
 RECIPE = "diffusion/iql+best-of-n"
 
@@ -50,12 +48,6 @@ SCALING = {
     RECIPE + "+ou": (59, 74, 80),
 }
 PAPER_LEVELS = (50, 100, 200)
-
-
-def mean_ci(scores: pd.DataFrame, column: str) -> tuple[float, float, float]:
-    """Mean of `column` over all tasks and seeds, with a stratified bootstrap 95% CI."""
-    by_task = {t: g[column].to_numpy() for t, g in scores.groupby("task")}
-    return stratified_bootstrap(by_task, statistic=np.mean)
 
 
 def _pct(m: tuple[float, float, float]) -> str:
