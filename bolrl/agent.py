@@ -1,19 +1,31 @@
 """The agent: one cell's policy (and critic), trained on a dataset and acting on observations.
 
-`Agent.train_base(demos, steps)` trains the base policy (round 0): behaviour cloning on the
-demonstrations, the same for every method, as in the paper: all methods of a (task, seed,
-policy class) start from one identical base policy, and a critic first trains in round 1, on
-demonstrations and autonomous data together (on demonstrations alone, all successes, it would
-learn nothing that ranks actions). Until then a best-of-N agent acts with the policy alone.
-`Agent.train(data, steps)` runs `steps` gradient steps on uniformly sampled transitions. Each
-step updates the IQL critic (when the extraction needs one; V and Q, then the Polyak target)
-and then the policy with its extractor's loss. Networks and optimizers persist across rounds
-(warm start) unless `warm_start = false`, in which case each round re-initialises them.
+`Agent.train_base(demos, steps)` trains round 0: the base policy pi0 by behaviour cloning on
+the demonstrations, the same for every method, as in the paper (all methods of a (task, seed,
+policy class) start from one identical base policy), and, for Q-function methods with
+`critic_round0`, the critic Q0 on the demonstrations (the paper's Algorithm 1), from a random
+stream of its own so that pi0 and its evaluation stay identical across methods. An implicit
+method acts with Q0 from round 0 on; without Q0 it acts with the policy alone until its critic
+has trained in round 1.
+
+`Agent.train(demos, autonomous, steps)` runs `steps` gradient steps. Each step updates the IQL
+critic (when the extraction needs one; V and Q, then the Polyak target) on a batch drawn
+uniformly from all transitions, and then the policy with its extractor's loss on a batch of
+its own transitions (all, or the successful episodes' for filtered BC) of which at least
+`demo_fraction` are demonstrations (`bolrl.data.mixed_batch`). With action chunks of H, the
+policy's labels from autonomous episodes are, with `chunk_labels = "aligned"`, only the chunks
+the agent actually planned (t = 0, H, 2H, ...), and label actions past an episode's end are
+masked out. The policy's learning rate follows `lr_schedule` within each round, and an
+exponential moving average of its weights (`ema` > 0) is the policy that acts. Networks and
+optimizers persist across rounds (warm start) unless `warm_start = false`, in which case each
+round re-initialises them.
+
 `Agent.act(obs)` returns the actions the extractor chooses, without exploration noise.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass
 
@@ -21,12 +33,25 @@ import numpy as np
 import torch
 
 from bolrl.critics import IQLCritic
-from bolrl.data import Episodes
+from bolrl.data import (
+    Episodes,
+    action_chunks,
+    batch_demo_share,
+    chunk_label_mask,
+    chunk_returns,
+    mixed_batch,
+    plan_aligned,
+)
 from bolrl.extraction import EXTRACTORS, ExtractionParams
-from bolrl.nets import Normalizer, seeded
+from bolrl.nets import STD_FLOOR, STD_FLOOR_UNITLESS, Normalizer, polyak, seeded
 from bolrl.policies import POLICIES
 
 ALGORITHMS = ("bc", "filtered-bc", "iql")
+CHUNK_LABELS = ("all", "aligned")
+LR_SCHEDULES = ("constant", "cosine")
+CRITIC_ROUND0_STREAM = 104_729  # the random stream of Q0's training (pi0's is the agent's own)
+DIAGNOSTIC_STREAM = 15_485_863  # batches drawn for diagnostics only, never for training
+DIAGNOSTIC_ROWS = 4096
 
 
 class NonFiniteLoss(RuntimeError):
@@ -47,11 +72,20 @@ class AgentConfig:
     critic_hidden: int = 256
     critic_layers: int = 2
     diffusion_steps: int = 10
+    denoiser: str = "mlp"  # mlp | resnet (the diffusion policy's noise-prediction network)
     lr: float = 3e-4
+    lr_schedule: str = "constant"  # constant | cosine (to 0 within each round; policy only)
+    ema: float = 0.0  # Polyak rate of the acting copy of the policy per step (0: no copy)
     batch_size: int = 256
+    demo_fraction: float = 0.0  # least share of demonstrations in a policy batch (0: uniform)
+    chunk_labels: str = "all"  # all | aligned (autonomous labels only where the agent planned)
+    obs_clip: float = 0.0  # |standardised observation| clipped here (0: no clipping)
+    obs_std_floor: float = STD_FLOOR  # least std of a feature in standardisation (metres)
+    obs_std_floor_unitless: float = STD_FLOOR_UNITLESS  # ... of unitless features (angles)
     gamma: float = 0.99
     expectile: float = 0.8
     target_tau: float = 0.005
+    critic_round0: bool = False  # train Q0 on the demonstrations in round 0
     awr_beta: float = 3.0
     awr_max_weight: float = 100.0
     ddpg_alpha: float = 2.5
@@ -64,47 +98,15 @@ class AgentConfig:
         return self.algorithm if self.algorithm != "iql" else self.extraction
 
 
-def _chunk_index(data: Episodes, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices t + j (j < H) clipped to the episode's last transition, and their validity."""
-    t = np.arange(data.n_transitions)
-    last = np.flatnonzero(data.ends)[data.episode_index]
-    raw = t[:, None] + np.arange(chunk)[None]
-    return np.minimum(raw, last[:, None]), raw <= last[:, None]
-
-
-def action_chunks(data: Episodes, chunk: int) -> np.ndarray:
-    """For each transition t, the actions a_t .. a_{t+H-1} of its episode, the episode's last
-    action repeated past its end: (T, H * act_dim)."""
-    idx, _ = _chunk_index(data, chunk)
-    return data.actions[idx].reshape(data.n_transitions, -1)
-
-
-def chunk_returns(data: Episodes, chunk: int, gamma: float) -> dict[str, np.ndarray]:
-    """The H-step view of each transition t, for a critic of action chunks:
-        return    R_t = sum_{j < h} gamma^j r_{t+j},  h = min(H, steps left in the episode)
-        next_obs  s_{t+h}, terminated: the episode ended in success within the chunk,
-        discount  gamma^h (the bootstrap factor of V(s_{t+h}) unless terminated).
-    With H = 1 this is the transition itself (r_t, s_{t+1}, d_t, gamma)."""
-    idx, valid = _chunk_index(data, chunk)
-    weights = (gamma ** np.arange(chunk))[None] * valid
-    h = valid.sum(axis=1)
-    end = idx[np.arange(data.n_transitions), h - 1]
-    return {
-        "returns": (data.rewards[idx] * weights).sum(axis=1).astype(np.float32),
-        "next_obs": data.next_obs[end],
-        "terminated": data.terminated[end],
-        "discount": (gamma ** h).astype(np.float32),
-    }
-
-
 def _tensors(data: Episodes, normalize: Normalizer, chunk: int,
              gamma: float) -> dict[str, torch.Tensor]:
     """The training tensors: observations standardised once; per-step actions, action
-    chunks and their H-step returns (identical to the plain transition when H = 1)."""
+    chunks with their label masks, and their H-step returns (identical to the plain
+    transition when H = 1)."""
     view = chunk_returns(data, chunk, gamma)
     with torch.no_grad():
         actions = torch.as_tensor(data.actions)
-        return {
+        out = {
             "obs": normalize(torch.as_tensor(data.obs)),
             "next_obs": normalize(torch.as_tensor(view["next_obs"])),
             "actions": actions,
@@ -113,6 +115,13 @@ def _tensors(data: Episodes, normalize: Normalizer, chunk: int,
             "discount": torch.as_tensor(view["discount"]),
             "terminated": torch.as_tensor(view["terminated"], dtype=torch.float32),
         }
+        if chunk > 1:
+            out["mask"] = torch.as_tensor(chunk_label_mask(data, chunk))
+        return out
+
+
+def _take(tensors: dict[str, torch.Tensor], idx: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {k: v[idx] for k, v in tensors.items()}
 
 
 def _check(name: str, loss: torch.Tensor, step: int) -> None:
@@ -121,18 +130,26 @@ def _check(name: str, loss: torch.Tensor, step: int) -> None:
         raise NonFiniteLoss(name, value, step)
 
 
+def cosine_lr(lr: float, step: int, steps: int) -> float:
+    """The learning rate at `step` of `steps` decaying from lr to 0 along a half cosine."""
+    return 0.5 * lr * (1.0 + math.cos(math.pi * step / max(steps, 1)))
+
+
 class Agent:
-    def __init__(self, cfg: AgentConfig, obs_dim: int, act_dim: int, seed: int):
+    def __init__(self, cfg: AgentConfig, obs_dim: int, act_dim: int, seed: int,
+                 unitless_features: tuple[int, ...] = ()):
         if cfg.extractor_name not in EXTRACTORS:
             raise ValueError(
                 f"no extraction {cfg.extractor_name!r} for algorithm {cfg.algorithm!r}"
             )
         self.cfg, self.obs_dim, self.act_dim, self.seed = cfg, obs_dim, act_dim, seed
         self.extractor = EXTRACTORS[cfg.extractor_name]
-        self.params = ExtractionParams(cfg.awr_beta, cfg.awr_max_weight, cfg.ddpg_alpha,
-                                       cfg.n_samples)
+        self.params = ExtractionParams(awr_beta=cfg.awr_beta, awr_max_weight=cfg.awr_max_weight,
+                                       ddpg_alpha=cfg.ddpg_alpha, n_samples=cfg.n_samples)
         self.generator = torch.Generator().manual_seed(seed)
-        self.normalize = Normalizer(obs_dim)
+        floor = np.full(obs_dim, cfg.obs_std_floor, dtype=np.float32)
+        floor[list(unitless_features)] = cfg.obs_std_floor_unitless
+        self.normalize = Normalizer(obs_dim, clip=cfg.obs_clip, std_floor=floor)
         self.rounds_trained = 0
         self.critic_trained = False
         self._build(seed)
@@ -142,13 +159,15 @@ class Agent:
         with seeded(seed):
             self.policy = POLICIES[cfg.policy](
                 self.obs_dim, self.act_dim * cfg.action_chunk, hidden=cfg.hidden, layers=cfg.layers,
-                diffusion_steps=cfg.diffusion_steps,
+                diffusion_steps=cfg.diffusion_steps, denoiser=cfg.denoiser,
             )
             self.critic = (
                 IQLCritic(self.obs_dim, self.act_dim * cfg.action_chunk, cfg.critic_hidden,
                           cfg.critic_layers)
                 if self.extractor.needs_critic else None
             )
+        self.policy_ema = (copy.deepcopy(self.policy).requires_grad_(False)
+                           if cfg.ema > 0 else None)
         self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, fused=True)
         self.critic_opt = (
             torch.optim.Adam(
@@ -157,67 +176,152 @@ class Agent:
             if self.critic is not None else None
         )
 
-    def train_base(self, demos: Episodes, steps: int) -> dict[str, float]:
-        """Round 0: the base policy, behaviour cloning on the demonstrations (no critic)."""
-        return self._train(demos, steps, EXTRACTORS["bc"], critic=None)
+    @property
+    def acting_policy(self):
+        """The policy that acts: the moving average of the weights when there is one."""
+        return self.policy_ema if self.policy_ema is not None else self.policy
 
-    def train(self, data: Episodes, steps: int) -> dict[str, float]:
-        """`steps` gradient steps of this agent's method on `data`; returns mean losses over
-        the last tenth of them."""
-        out = self._train(data, steps, self.extractor, self.critic)
+    def train_base(self, demos: Episodes, steps: int) -> dict[str, float]:
+        """Round 0: the base policy, behaviour cloning on the demonstrations; then Q0 on the
+        demonstrations if this is a Q-function method with `critic_round0`."""
+        empty = Episodes.empty(self.obs_dim, self.act_dim)
+        out = self._train(demos, empty, steps, EXTRACTORS["bc"], None, self.generator)
+        if self.critic is not None and self.cfg.critic_round0:
+            g = torch.Generator().manual_seed(self.seed + CRITIC_ROUND0_STREAM)
+            critic_out = self._train(demos, empty, steps, None, self.critic, g)
+            out.update({k: v for k, v in critic_out.items() if k.startswith(("critic", "q_"))})
+            self.critic_trained = True
+        return out
+
+    def train(self, demos: Episodes, autonomous: Episodes, steps: int) -> dict[str, float]:
+        """`steps` gradient steps of this agent's method on the demonstrations and the
+        autonomous episodes; returns mean losses over the last tenth of them and diagnostics."""
+        out = self._train(demos, autonomous, steps, self.extractor, self.critic, self.generator)
         self.critic_trained = self.critic is not None
         return out
 
-    def _train(self, data: Episodes, steps: int, extractor, critic) -> dict[str, float]:
-        cfg, g = self.cfg, self.generator
-        if self.rounds_trained > 0 and not cfg.warm_start:
+    def _policy_pools(self, data: Episodes, n_demo: int,
+                      extractor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Indices of the policy's training transitions among the demonstrations and among the
+        autonomous episodes."""
+        keep = extractor.policy_transitions(data)
+        if self.cfg.chunk_labels == "aligned":
+            is_demo = np.arange(data.n_transitions) < n_demo
+            keep = keep & (is_demo | plan_aligned(data, self.cfg.action_chunk))
+        idx = torch.as_tensor(np.flatnonzero(keep))
+        return idx[idx < n_demo], idx[idx >= n_demo]
+
+    def _train(self, demos: Episodes, autonomous: Episodes, steps: int, extractor,
+               critic, g: torch.Generator) -> dict[str, float]:
+        cfg = self.cfg
+        if self.rounds_trained > 0 and not cfg.warm_start and extractor is not None:
             self._build(self.seed + 7919 * self.rounds_trained)
             self.critic_trained = False
             critic = self.critic if critic is not None else None
-        self.normalize.fit(data.obs)
-        all_data = _tensors(data, self.normalize, cfg.action_chunk, cfg.gamma)
-        policy_source = extractor.policy_data(data)
-        pol_data = (all_data if policy_source is data
-                    else _tensors(policy_source, self.normalize, cfg.action_chunk, cfg.gamma))
-        n_all, n_pol = len(data.rewards), len(policy_source.rewards)
+        self.normalize.fit(demos.obs)
+        data = demos + autonomous
+        n_demo = demos.n_transitions
+        tensors = _tensors(data, self.normalize, cfg.action_chunk, cfg.gamma)
+        everything = torch.arange(data.n_transitions)
+        critic_pools = (everything[:n_demo], everything[n_demo:])
+        policy_pools = (self._policy_pools(data, n_demo, extractor) if extractor is not None
+                        else critic_pools)
+        fraction = cfg.demo_fraction
+        # One batch serves critic and policy when they would draw it alike (uniform sampling
+        # of the same transitions); a policy with data of its own (filtered BC, aligned labels,
+        # a demonstration share) draws only its own, so that with the same data it trains
+        # exactly as BC does.
+        shared = critic is None or (
+            all(torch.equal(a, b) for a, b in zip(critic_pools, policy_pools, strict=True))
+            and batch_demo_share(n_demo, len(policy_pools[1]), fraction)
+            == batch_demo_share(n_demo, len(policy_pools[1]), 0.0))
         tail = max(1, steps // 10)
         sums = {"policy_loss": 0.0, "critic_q_loss": 0.0, "critic_v_loss": 0.0, "q_mean": 0.0}
-        separate_policy_data = pol_data is not all_data
         for step in range(steps):
-            # One batch serves critic and policy; a policy with data of its own (filtered BC)
-            # draws only its own, so that with the same data it trains exactly as BC does.
-            if critic is not None or not separate_policy_data:
-                idx = torch.randint(n_all, (cfg.batch_size,), generator=g)
-                batch = {k: v[idx] for k, v in all_data.items()}
             if critic is not None:
+                batch = _take(tensors, mixed_batch(*critic_pools, cfg.batch_size, 0.0, g))
                 v_loss, q_loss = critic.losses(batch, cfg.expectile)
                 _check("critic", v_loss + q_loss, step)
                 self.critic_opt.zero_grad(set_to_none=True)
                 (v_loss + q_loss).backward()
                 self.critic_opt.step()
                 critic.update_target(cfg.target_tau)
-            if separate_policy_data:
-                pidx = torch.randint(n_pol, (cfg.batch_size,), generator=g)
-                batch = {k: v[pidx] for k, v in pol_data.items()}
-            p_loss = extractor.policy_loss(self.policy, critic, batch, self.params, g)
-            _check("policy", p_loss, step)
-            self.policy_opt.zero_grad(set_to_none=True)
-            p_loss.backward()
-            self.policy_opt.step()
+            if extractor is not None:
+                if critic is None or not shared:
+                    batch = _take(tensors, mixed_batch(*policy_pools, cfg.batch_size, fraction, g))
+                if cfg.lr_schedule == "cosine":
+                    for group in self.policy_opt.param_groups:
+                        group["lr"] = cosine_lr(cfg.lr, step, steps)
+                p_loss = extractor.policy_loss(self.policy, critic, batch, self.params, g)
+                _check("policy", p_loss, step)
+                self.policy_opt.zero_grad(set_to_none=True)
+                p_loss.backward()
+                self.policy_opt.step()
+                if self.policy_ema is not None:
+                    polyak(self.policy_ema, self.policy, cfg.ema)
             if step >= steps - tail:
-                sums["policy_loss"] += float(p_loss.detach())
+                if extractor is not None:
+                    sums["policy_loss"] += float(p_loss.detach())
                 if critic is not None:
                     sums["critic_q_loss"] += float(q_loss.detach())
                     sums["critic_v_loss"] += float(v_loss.detach())
                     with torch.no_grad():
                         q = critic.q_min(batch["obs"], batch["chunks"])
                         sums["q_mean"] += float(q.mean())
-        self.rounds_trained += 1
+        if extractor is not None:
+            self.rounds_trained += 1
         out = {k: v / tail for k, v in sums.items()}
-        if critic is None:
-            for k in ("critic_q_loss", "critic_v_loss", "q_mean"):
-                out[k] = float("nan")
+        for k in ("critic_q_loss", "critic_v_loss", "q_mean") if critic is None else ():
+            out[k] = float("nan")
+        if extractor is None:
+            out["policy_loss"] = float("nan")
+        out.update(self._diagnostics(data, n_demo, tensors, policy_pools, extractor, critic))
         return out
+
+    @torch.no_grad()
+    def _diagnostics(self, data: Episodes, n_demo: int, tensors: dict, policy_pools,
+                     extractor, critic) -> dict[str, float]:
+        """Figures that explain a round: the demonstrations' share of the policy's data and
+        batches, the share of observations clipped by the standardisation, AWR's effective
+        sample size, and Q on transitions of successful vs failed autonomous episodes."""
+        n_pol_demo, n_pol_auto = len(policy_pools[0]), len(policy_pools[1])
+        out = {
+            "demo_share_data": n_pol_demo / max(n_pol_demo + n_pol_auto, 1),
+            "demo_share_batch": batch_demo_share(n_pol_demo, n_pol_auto, self.cfg.demo_fraction),
+            "obs_clipped_share": self.normalize.clipped_share(torch.as_tensor(data.obs)),
+            "q_success": float("nan"),
+            "q_failure": float("nan"),
+        }
+        g = torch.Generator().manual_seed(self.seed + DIAGNOSTIC_STREAM)
+        if extractor is not None and critic is not None:
+            idx = mixed_batch(*policy_pools, DIAGNOSTIC_ROWS, self.cfg.demo_fraction, g)
+            out.update(extractor.diagnostics(critic, _take(tensors, idx), self.params))
+        if critic is not None and data.n_transitions > n_demo:
+            q = critic.q_min(tensors["obs"][n_demo:], tensors["chunks"][n_demo:]).numpy()
+            success = data.transition_success[n_demo:]
+            for key, rows in (("q_success", success), ("q_failure", ~success)):
+                if rows.any():
+                    out[key] = float(q[rows].mean())
+        return out
+
+    @torch.no_grad()
+    def policy_loss_on(self, data: Episodes) -> float:
+        """The policy's behaviour-cloning loss on `data` (say, a round's new episodes before
+        training on them), on at most DIAGNOSTIC_ROWS transitions, with the same label view
+        and masks as training, from a random stream of its own."""
+        if data.n_transitions == 0 or not bool(self.normalize.fitted):
+            return float("nan")
+        cfg = self.cfg
+        tensors = _tensors(data, self.normalize, cfg.action_chunk, cfg.gamma)
+        rows = np.ones(data.n_transitions, dtype=bool)
+        if cfg.chunk_labels == "aligned":
+            rows = plan_aligned(data, cfg.action_chunk)
+        g = torch.Generator().manual_seed(self.seed + DIAGNOSTIC_STREAM)
+        idx = torch.as_tensor(np.flatnonzero(rows))
+        idx = idx[torch.randperm(len(idx), generator=g)[:DIAGNOSTIC_ROWS]]
+        batch = _take(tensors, idx)
+        return float(self.policy.loss(batch["obs"], batch["chunks"], generator=g,
+                                      mask=batch.get("mask")))
 
     @torch.no_grad()
     def plan(self, obs: np.ndarray) -> np.ndarray:
@@ -225,7 +329,8 @@ class Agent:
         obs_t = self.normalize(torch.as_tensor(obs, dtype=torch.float32))
         base = self.critic is not None and not self.critic_trained
         extractor = EXTRACTORS["bc"] if base else self.extractor
-        chunk = extractor.act(self.policy, self.critic, obs_t, self.params, self.generator)
+        chunk = extractor.act(self.acting_policy, self.critic, obs_t, self.params,
+                              self.generator)
         return chunk.numpy().reshape(len(obs), self.cfg.action_chunk, self.act_dim)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
@@ -243,6 +348,8 @@ class Agent:
             "rounds_trained": self.rounds_trained,
             "critic_trained": self.critic_trained,
         }
+        if self.policy_ema is not None:
+            state["policy_ema"] = self.policy_ema.state_dict()
         if self.critic is not None:
             state["critic"] = self.critic.state_dict()
             state["critic_opt"] = self.critic_opt.state_dict()
@@ -257,6 +364,8 @@ class Agent:
         self.policy.load_state_dict(state["policy"])
         self.policy_opt.load_state_dict(state["policy_opt"])
         self.generator.set_state(state["generator"])
+        if self.policy_ema is not None:
+            self.policy_ema.load_state_dict(state["policy_ema"])
         if self.critic is not None:
             self.critic.load_state_dict(state["critic"])
             self.critic_opt.load_state_dict(state["critic_opt"])

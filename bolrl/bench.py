@@ -147,6 +147,8 @@ def bench_train(base, obs_dim: int = 20, act_dim: int = 5, steps: int = 100,
 
     torch.set_num_threads(1)
     data = synthetic_episodes(5000, obs_dim, act_dim)
+    demos = data.first_episodes(data.n_episodes // 10)
+    autonomous = data.split(demos.n_transitions)[1]
     obs = data.obs[:act_batch]
     pairs = [("bc", "none"), ("filtered-bc", "none"), ("iql", "awr"), ("iql", "ddpg-bc"),
              ("iql", "best-of-n")]
@@ -156,9 +158,9 @@ def bench_train(base, obs_dim: int = 20, act_dim: int = 5, steps: int = 100,
             cfg = dataclasses.replace(base, algorithm=algorithm, extraction=extraction,
                                       policy=policy)
             agent = Agent(cfg, obs_dim, act_dim, seed=0)
-            agent.train(data, 5)
+            agent.train(demos, autonomous, 5)
             start = time.perf_counter()
-            agent.train(data, steps)
+            agent.train(demos, autonomous, steps)
             train_rate = steps / (time.perf_counter() - start)
             agent.act(obs)
             start, reps = time.perf_counter(), 0

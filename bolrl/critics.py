@@ -10,7 +10,7 @@ ensemble network (one batched matmul per layer).
 
 With action chunks of H steps, a is the chunk a_{t:t+H}, r the discounted H-step return
 sum_j gamma^j r_{t+j}, s' = s_{t+h} and gamma becomes gamma^h, h = min(H, steps left in the
-episode) (see `bolrl.agent.chunk_returns`); with H = 1 these are the formulas above.
+episode) (see `bolrl.data.chunk_returns`); with H = 1 these are the formulas above.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import copy
 import torch
 from torch import nn
 
-from bolrl.nets import ensemble_mlp, mlp
+from bolrl.nets import ensemble_mlp, mlp, polyak
 
 
 def expectile_loss(diff: torch.Tensor, tau: float) -> torch.Tensor:
@@ -33,12 +33,6 @@ def td_target(reward: torch.Tensor, terminated: torch.Tensor, next_v: torch.Tens
               discount: torch.Tensor | float) -> torch.Tensor:
     """r + discount * (1 - d) * V(s'); discount is gamma, or gamma^h for an h-step chunk."""
     return reward + discount * (1.0 - terminated) * next_v
-
-
-def polyak(target: nn.Module, online: nn.Module, rho: float) -> None:
-    with torch.no_grad():
-        for tp, p in zip(target.parameters(), online.parameters(), strict=True):
-            tp.lerp_(p, rho)
 
 
 class IQLCritic(nn.Module):

@@ -2,7 +2,8 @@
 from the data, and from the Q-function where there is one.
 
 Each extractor says which transitions the policy is trained on, what its training loss is,
-and how it acts. Looked up by name in `EXTRACTORS`.
+and how it acts. Looked up by name in `EXTRACTORS`. The policy's labels come with a mask
+(batch["mask"]) that leaves out chunk actions padded past an episode's end.
 
 - `bc`          imitation on all data:        L = E[ l_BC(s, a) ]
 - `filtered-bc` imitation on successful episodes only (the prior batch online work)
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from bolrl.critics import IQLCritic
@@ -43,6 +45,12 @@ def awr_weights(q: torch.Tensor, v: torch.Tensor, beta: float, max_weight: float
     return torch.exp(beta * (q - v)).clamp(max=max_weight)
 
 
+def effective_sample_size(w: torch.Tensor) -> float:
+    """(sum w)^2 / (n sum w^2) in (0, 1]: 1 when all weights are equal, 1/n when one weight
+    carries the batch (Kish's effective sample size, as a share of the batch)."""
+    return float(w.sum() ** 2 / (len(w) * w.pow(2).sum()).clamp(min=1e-12))
+
+
 def best_of_n(candidates: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """The candidate with the highest Q per observation: (B, N, A), (B, N) -> (B, A)."""
     best = q.argmax(dim=1)
@@ -53,12 +61,19 @@ class Extractor:
     name = ""
     needs_critic = False
 
-    def policy_data(self, data: Episodes) -> Episodes:
-        return data
+    def policy_transitions(self, data: Episodes) -> np.ndarray:
+        """Which transitions of `data` the policy trains on, (T,) bool."""
+        return np.ones(data.n_transitions, dtype=bool)
 
     def policy_loss(self, policy: Policy, critic: IQLCritic | None, batch: dict,
                     p: ExtractionParams, g: torch.Generator) -> torch.Tensor:
-        return policy.loss(batch["obs"], batch["chunks"], generator=g)
+        return policy.loss(batch["obs"], batch["chunks"], generator=g, mask=batch.get("mask"))
+
+    @torch.no_grad()
+    def diagnostics(self, critic: IQLCritic | None, batch: dict,
+                    p: ExtractionParams) -> dict[str, float]:
+        """Figures that explain this method's training on a batch (recorded per round)."""
+        return {}
 
     @torch.no_grad()
     def act(self, policy: Policy, critic: IQLCritic | None, obs: torch.Tensor,
@@ -74,8 +89,8 @@ class BC(Extractor):
 class FilteredBC(Extractor):
     name = "filtered-bc"
 
-    def policy_data(self, data: Episodes) -> Episodes:
-        return data.successful()
+    def policy_transitions(self, data: Episodes) -> np.ndarray:
+        return data.transition_success
 
 
 class AWR(Extractor):
@@ -84,9 +99,18 @@ class AWR(Extractor):
 
     def policy_loss(self, policy, critic, batch, p, g):
         with torch.no_grad():
-            q = critic.q_min(batch["obs"], batch["chunks"], target=True)
-            w = awr_weights(q, critic.value(batch["obs"]), p.awr_beta, p.awr_max_weight)
-        return policy.loss(batch["obs"], batch["chunks"], weight=w, generator=g)
+            w = self._weights(critic, batch, p)
+        return policy.loss(batch["obs"], batch["chunks"], weight=w, generator=g,
+                           mask=batch.get("mask"))
+
+    @staticmethod
+    def _weights(critic, batch, p):
+        q = critic.q_min(batch["obs"], batch["chunks"], target=True)
+        return awr_weights(q, critic.value(batch["obs"]), p.awr_beta, p.awr_max_weight)
+
+    @torch.no_grad()
+    def diagnostics(self, critic, batch, p):
+        return {"awr_ess": effective_sample_size(self._weights(critic, batch, p))}
 
 
 class DDPGBC(Extractor):
@@ -94,7 +118,7 @@ class DDPGBC(Extractor):
     needs_critic = True
 
     def policy_loss(self, policy, critic, batch, p, g):
-        bc = policy.loss(batch["obs"], batch["chunks"], generator=g)
+        bc = policy.loss(batch["obs"], batch["chunks"], generator=g, mask=batch.get("mask"))
         q = critic.q_min(batch["obs"], policy.differentiable_action(batch["obs"], g),
                          target=False)
         lam = p.ddpg_alpha / q.abs().mean().detach().clamp(min=1e-6)

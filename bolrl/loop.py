@@ -1,7 +1,8 @@
 """The batch online loop of one cell.
 
-    round 0:      the base policy: behaviour cloning on the demonstrations D0 (the same for
-                  every method; a critic first trains in round 1), evaluate
+    round 0:      the base policy pi0: behaviour cloning on the demonstrations D0 (the same
+                  for every method), and Q0 on D0 for Q-function methods with critic_round0,
+                  evaluate
     round k >= 1: collect E autonomous episodes with the frozen agent (+ exploration noise),
                   append them to the dataset (D0 kept), train on everything, evaluate
 
@@ -33,6 +34,9 @@ from bolrl.results import run_dir, versions, write_atomic
 from bolrl.rollout import rollout
 from bolrl.study import Cell
 
+# Per-round diagnostics from training (see Agent._diagnostics), NaN where they do not apply.
+DIAGNOSTICS = ("demo_share_data", "demo_share_batch", "obs_clipped_share", "awr_ess",
+               "q_success", "q_failure")
 EVAL_STREAM = 2000
 COLLECT_STREAM = 3000
 
@@ -43,10 +47,13 @@ class AgentActor:
     """The agent acting in a batch of environments, with optional exploration noise. Each
     environment row executes its current chunk of actions open-loop and asks the agent for a
     new chunk, on its current observation, when the chunk is used up (every step when the
-    chunk is one action long). Noise is added to every executed action."""
+    chunk is one action long). Noise is added to the action dimensions `noise_dims` of every
+    executed action."""
 
-    def __init__(self, agent: Agent, noise: Noise | None = None):
+    def __init__(self, agent: Agent, noise: Noise | None = None,
+                 noise_dims: tuple[int, ...] = ()):
         self.agent, self.noise = agent, noise
+        self.noise_dims = list(noise_dims)
         self.plans = np.zeros((0, agent.cfg.action_chunk, agent.act_dim), dtype=np.float32)
         self.step_in_plan = np.zeros(0, dtype=np.int64)  # == chunk: a new chunk is due
 
@@ -69,7 +76,9 @@ class AgentActor:
         actions = self.plans[rows, self.step_in_plan[rows]]
         self.step_in_plan[rows] += 1
         if self.noise is not None:
-            actions = np.clip(actions + self.noise.sample(rows), -1.0, 1.0)
+            actions = actions.copy()
+            actions[:, self.noise_dims] += self.noise.sample(rows)
+            actions = np.clip(actions, -1.0, 1.0)
         return actions
 
 
@@ -81,14 +90,20 @@ def evaluate(cell: Cell, agent: Agent) -> tuple[float, float]:
     return float(episodes.episode_success.mean()), float(episodes.episode_lengths.mean())
 
 
+def noise_dims(cell: Cell, task) -> tuple[int, ...]:
+    """The action dimensions that get exploration noise: the study's list, else the task's."""
+    return cell.noise_params.dims or task.exploration_dims
+
+
 def collect(cell: Cell, agent: Agent, round_index: int) -> Episodes:
     """This round's autonomous episodes, with the cell's exploration noise."""
     task = get_task(cell.task_spec)
     n = min(cell.episodes_per_round, cell.n_envs)
     seeds = env_seeds(cell.seed, n, stream=COLLECT_STREAM + round_index)
-    noise = NOISES[cell.noise](n, task.act_dim, task.horizon, cell.noise_params,
+    dims = noise_dims(cell, task)
+    noise = NOISES[cell.noise](n, len(dims), task.horizon, cell.noise_params,
                                np.random.default_rng([cell.seed, round_index, 17]))
-    return rollout(task, seeds, AgentActor(agent, noise), cell.episodes_per_round)
+    return rollout(task, seeds, AgentActor(agent, noise, dims), cell.episodes_per_round)
 
 
 def _row(cell: Cell, round_index: int, **values) -> dict:
@@ -149,7 +164,8 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
     task = get_task(cell.task_spec)
     rdir = run_dir(results, cell.study, cell.cell_id)
     rdir.mkdir(parents=True, exist_ok=True)
-    agent = Agent(cell.agent, task.obs_dim, task.act_dim, seed=cell.seed)
+    agent = Agent(cell.agent, task.obs_dim, task.act_dim, seed=cell.seed,
+                  unitless_features=task.unitless_features)
     state = _load_checkpoint(rdir) if resume else None
     rows: list[dict] = []
     round_index = 0
@@ -163,19 +179,25 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
             data = demonstrations(task, cell.demos, seed=cell.seed)
             start, demo_transitions = 0, len(data.rewards)
         for round_index in range(start, cell.rounds + 1):
-            collect_s, collect_rate = 0.0, float("nan")
+            collect_s, collect_rate, loss_new = 0.0, float("nan"), float("nan")
             if round_index > 0:
                 say(cell.cell_id, round_index, "collect")
                 t0 = time.perf_counter()
                 new = collect(cell, agent, round_index)
                 collect_s = time.perf_counter() - t0
                 collect_rate = float(new.episode_success.mean())
+                loss_new = agent.policy_loss_on(new)
                 data = data + new
             say(cell.cell_id, round_index, "train")
             t0 = time.perf_counter()
             steps = cell.steps_round0 if round_index == 0 else cell.steps_per_round
-            train = agent.train_base if round_index == 0 else agent.train
-            losses = train(data, steps) if steps > 0 else {}
+            demos, autonomous = data.split(demo_transitions)
+            if steps == 0:
+                losses = {}
+            elif round_index == 0:
+                losses = agent.train_base(demos, steps)
+            else:
+                losses = agent.train(demos, autonomous, steps)
             train_s = time.perf_counter() - t0
             say(cell.cell_id, round_index, "evaluate")
             t0 = time.perf_counter()
@@ -194,6 +216,8 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
                 critic_q_loss=losses.get("critic_q_loss", float("nan")),
                 critic_v_loss=losses.get("critic_v_loss", float("nan")),
                 q_mean=losses.get("q_mean", float("nan")),
+                policy_loss_new=loss_new,
+                **{k: losses.get(k, float("nan")) for k in DIAGNOSTICS},
                 grad_steps=previous_steps + steps,
                 collect_s=collect_s, train_s=train_s, eval_s=eval_s,
             ))

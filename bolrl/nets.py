@@ -65,24 +65,36 @@ def ensemble_mlp(
     return nn.Sequential(*mods)
 
 
-def sinusoidal_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """Transformer-style embedding of (diffusion) time steps t (B,) -> (B, dim)."""
+def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+    """Transformer-style embedding of (diffusion) time steps t (B,) -> (B, dim): sines and
+    cosines of t at `dim / 2` frequencies from 1 down to 1 / max_period."""
     half = dim // 2
-    freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, dtype=torch.float32) / half)
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
     angles = t.float()[:, None] * freqs[None]
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 
 STD_FLOOR = 0.01  # 1 cm for positions: features nearly constant in the demos are not blown up
+STD_FLOOR_UNITLESS = 0.1  # quaternion components, sines and cosines, tilt: no physical unit
 
 
 class Normalizer(nn.Module):
     """Observation standardisation with statistics fitted once, from the first training data
-    (the demonstrations), then frozen so a warm-started network keeps seeing the same inputs.
-    The standard deviation is floored at STD_FLOOR."""
+    (the demonstrations), then frozen so a warm-started network keeps seeing the same inputs:
 
-    def __init__(self, dim: int):
+        z = clip((s - mean) / max(std, floor), -clip, clip)
+
+    The floor is per feature (`std_floor`, a number or an array). Features that barely vary in
+    the demonstrations (a cube's quaternion x/y: std 1e-4; a nut's tilt: std 0) would otherwise
+    reach |z| of 70-100 once an object tips in an autonomous episode, and the policy's loss on
+    those rows (thousands, against ~0.03 on demos) wrecks a warm-started network. Clipping
+    bounds every input; `clip = 0` turns it off."""
+
+    def __init__(self, dim: int, clip: float = 0.0, std_floor: float | np.ndarray = STD_FLOOR):
         super().__init__()
+        self.clip = float(clip)
+        floor = np.array(np.broadcast_to(std_floor, (dim,)), dtype=np.float32)
+        self.register_buffer("floor", torch.as_tensor(floor))
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("std", torch.ones(dim))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
@@ -91,8 +103,51 @@ class Normalizer(nn.Module):
         if bool(self.fitted):
             return
         self.mean.copy_(torch.as_tensor(obs.mean(axis=0)))
-        self.std.copy_(torch.as_tensor(np.maximum(obs.std(axis=0), STD_FLOOR)))
+        self.std.copy_(torch.maximum(torch.as_tensor(obs.std(axis=0)), self.floor))
         self.fitted.fill_(True)
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+    def standardize(self, obs: torch.Tensor) -> torch.Tensor:
+        """(s - mean) / std, before clipping."""
         return (obs - self.mean) / self.std
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        z = self.standardize(obs)
+        return z.clamp(-self.clip, self.clip) if self.clip > 0 else z
+
+    def clipped_share(self, obs: torch.Tensor) -> float:
+        """The share of observations with at least one feature beyond the clip."""
+        if self.clip <= 0 or len(obs) == 0:
+            return 0.0
+        return float((self.standardize(obs).abs() > self.clip).any(dim=1).float().mean())
+
+
+class ResidualMLP(nn.Module):
+    """A residual MLP with LayerNorm (the IDQL / Diffusion Policy denoiser, after Hansen-Estruch
+    et al., 2023): an input layer to `hidden`, `blocks` pre-norm residual blocks
+        x <- x + W2 SiLU(W1 LayerNorm(x)),   W1: hidden -> hidden * expand, W2: back,
+    then LayerNorm, SiLU and an output layer."""
+
+    def __init__(self, in_dim: int, hidden: int, blocks: int, out_dim: int, expand: int = 1):
+        super().__init__()
+        self.inp = nn.Linear(in_dim, hidden)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, hidden * expand), nn.SiLU(),
+                          nn.Linear(hidden * expand, hidden))
+            for _ in range(blocks)
+        )
+        self.out = nn.Sequential(nn.LayerNorm(hidden), nn.SiLU(), nn.Linear(hidden, out_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.inp(x)
+        for block in self.blocks:
+            x = x + block(x)
+        return self.out(x)
+
+
+def polyak(target: nn.Module, online: nn.Module, rho: float) -> None:
+    """target <- (1 - rho) target + rho online, parameter by parameter (buffers copied)."""
+    with torch.no_grad():
+        for tp, p in zip(target.parameters(), online.parameters(), strict=True):
+            tp.lerp_(p, rho)
+        for tb, b in zip(target.buffers(), online.buffers(), strict=True):
+            tb.copy_(b)

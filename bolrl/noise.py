@@ -1,7 +1,9 @@
 """Exploration noise added to executed actions during collection (never during evaluation).
 
 Every process has unit stationary variance per action dimension and is multiplied by `sigma`;
-the noisy action is clipped to [-1, 1]. Per environment row, a process restarts with each
+it is added to the action dimensions listed in `dims` (empty: the task's own choice, the
+gripper's translation for the embedded tasks, every dimension for external ones) and the noisy
+action is clipped to [-1, 1]. Per environment row, a process restarts with each
 episode (`begin`) and advances one step per action (`sample`).
 
 - `none`   zero
@@ -25,6 +27,7 @@ class NoiseParams:
     sigma: float = 0.1
     theta: float = 0.15
     beta: float = 1.0
+    dims: tuple[int, ...] = ()  # action dimensions that get noise (empty: the task's choice)
 
 
 def ou_step(x: np.ndarray, theta: float, rng: np.random.Generator) -> np.ndarray:

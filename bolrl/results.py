@@ -46,6 +46,14 @@ SCHEMA: dict[str, str] = {
     "critic_q_loss": "float64",
     "critic_v_loss": "float64",
     "q_mean": "float64",
+    # diagnostics: why a round went as it did
+    "policy_loss_new": "float64",  # the policy's loss on this round's episodes, before training
+    "demo_share_data": "float64",  # demonstrations' share of the policy's training transitions
+    "demo_share_batch": "float64",  # ... and of its batches
+    "obs_clipped_share": "float64",  # observations with a feature beyond the clip
+    "awr_ess": "float64",  # AWR weights' effective sample size, a share of the batch
+    "q_success": "float64",  # mean Q on transitions of successful autonomous episodes
+    "q_failure": "float64",  # ... of failed ones
     "grad_steps": "int64",  # cumulative
     "collect_s": "float64",
     "train_s": "float64",
@@ -155,8 +163,14 @@ def cell_status(results: Path, study: str, cell_id: str) -> str | None:
 
 
 def load_results(results: Path, study: str) -> pd.DataFrame:
-    """Every finished cell's rows of a study (an empty frame with the schema if none)."""
+    """Every finished cell's rows of a study (an empty frame with the schema if none).
+    Columns added to the schema since a file was written (diagnostics) read as missing."""
     files = sorted((study_dir(results, study) / "cells").glob("*.parquet"))
     if not files:
         return to_frame([])
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    for column, dtype in SCHEMA.items():
+        if column not in frame:
+            frame[column] = pd.Series(pd.NA if dtype == "string" else float("nan"),
+                                      index=frame.index, dtype=dtype)
+    return frame

@@ -4,12 +4,18 @@ A study file has these tables (every knob of a study is visible here; defaults b
 
     [study]       name, description, tasks, seeds, rounds, episodes_per_round, eval_episodes,
                   n_envs (environments stepped together), demos (per task: {lift = 10, ...})
-    [train]       steps_round0, steps_per_round, batch_size, lr, warm_start
-    [networks]    hidden, layers, critic_hidden, critic_layers, diffusion_steps, action_chunk
-                  (actions predicted per policy query and executed open-loop)
+    [train]       steps_round0, steps_per_round, batch_size, lr, lr_schedule (constant |
+                  cosine), ema (rate of the acting copy of the policy; 0: none), warm_start,
+                  critic_round0 (Q0 on the demonstrations), demo_fraction (least share of
+                  demonstrations in a policy batch: a number, or a table per algorithm),
+                  chunk_labels (all | aligned), obs_clip, obs_std_floor, obs_std_floor_unitless
+    [networks]    hidden, layers, critic_hidden, critic_layers, diffusion_steps, denoiser
+                  (mlp | resnet), action_chunk (actions predicted per policy query and
+                  executed open-loop)
     [critic]      gamma, expectile, target_tau
     [extraction]  awr_beta, awr_max_weight, ddpg_alpha, n_samples
-    [noise]       sigma, theta (OU), beta (colored noise exponent)
+    [noise]       sigma, theta (OU), beta (colored noise exponent), dims (action dimensions
+                  that get noise; empty: the task's, the translation of the embedded tasks)
     [axes]        algorithm, extraction, policy, noise, and optionally episodes_per_round:
                   lists of values, expanded as a grid (task x seed x axes)
     [[cells]]     extra cells, each naming axis values (and optionally task and seed)
@@ -34,12 +40,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bolrl.agent import ALGORITHMS, AgentConfig
+from bolrl.agent import ALGORITHMS, CHUNK_LABELS, LR_SCHEDULES, AgentConfig
 from bolrl.envs import TASKS, get_task
 from bolrl.envs.external import TaskError, TaskSpec, is_external
 from bolrl.extraction import EXTRACTORS
 from bolrl.noise import NOISES, NoiseParams
 from bolrl.policies import POLICIES
+from bolrl.policies.diffusion import DENOISERS
 
 EXTRACTIONS = ("none", *(name for name, e in EXTRACTORS.items() if e.needs_critic))
 AXES = ("algorithm", "extraction", "policy", "noise", "episodes_per_round")
@@ -74,7 +81,15 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "steps_per_round": 1000,
         "batch_size": 256,
         "lr": 3e-4,
+        "lr_schedule": "constant",
+        "ema": 0.0,
         "warm_start": True,
+        "critic_round0": False,
+        "demo_fraction": {"bc": 0.5, "filtered-bc": 0.0, "iql": 0.5},
+        "chunk_labels": "all",
+        "obs_clip": 5.0,
+        "obs_std_floor": 0.01,
+        "obs_std_floor_unitless": 0.1,
     },
     "networks": {
         "hidden": 256,
@@ -82,11 +97,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "critic_hidden": 256,
         "critic_layers": 2,
         "diffusion_steps": 10,
+        "denoiser": "mlp",
         "action_chunk": 1,
     },
     "critic": {"gamma": 0.99, "expectile": 0.8, "target_tau": 0.005},
     "extraction": {"awr_beta": 3.0, "awr_max_weight": 100.0, "ddpg_alpha": 2.5, "n_samples": 32},
-    "noise": {"sigma": 0.1, "theta": 0.15, "beta": 1.0},
+    "noise": {"sigma": 0.1, "theta": 0.15, "beta": 1.0, "dims": []},
     "axes": {
         "algorithm": ["bc", "filtered-bc", "iql"],
         "extraction": ["none", "best-of-n"],
@@ -110,6 +126,17 @@ POSITIVE = {
     ("networks", "diffusion_steps"): (1, 1000),
     ("networks", "action_chunk"): (1, 64),
     ("extraction", "n_samples"): (1, 100_000),
+    ("train", "lr"): (1e-8, 1.0),
+    ("train", "ema"): (0.0, 1.0),
+    ("train", "obs_clip"): (0.0, 1e6),
+    ("train", "obs_std_floor"): (1e-8, 1e6),
+    ("train", "obs_std_floor_unitless"): (1e-8, 1e6),
+}
+# Knobs whose value is one of a few words.
+CHOICES = {
+    ("train", "lr_schedule"): LR_SCHEDULES,
+    ("train", "chunk_labels"): CHUNK_LABELS,
+    ("networks", "denoiser"): DENOISERS,
 }
 
 
@@ -215,6 +242,33 @@ def _axis_list(path: Path, where: str, values: Any, allowed: tuple | None) -> li
     return values
 
 
+def _demo_fraction(path: Path, where: str, value: Any) -> dict[str, float]:
+    """A share in [0, 1] for every algorithm: one number for all, or a table by algorithm
+    (algorithms it leaves out keep their defaults)."""
+    if isinstance(value, dict):
+        for name in value:
+            if name not in ALGORITHMS:
+                raise StudyError(f"{path}: {where}: unknown algorithm {name!r}; allowed: "
+                                 f"{', '.join(ALGORITHMS)}" + _suggest(str(name), ALGORITHMS))
+        shares = {**DEFAULTS["train"]["demo_fraction"], **value}
+    else:
+        shares = dict.fromkeys(ALGORITHMS, value)
+    for name, share in shares.items():
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+            raise StudyError(f"{path}: {where} must be a number between 0 and 1 (or a table "
+                             f"of them by algorithm), got {share!r} for {name}")
+    return {name: float(share) for name, share in shares.items()}
+
+
+def _noise_dims(path: Path, where: str, value: Any) -> list[int]:
+    if not isinstance(value, list) or any(
+        isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in value
+    ):
+        raise StudyError(f"{path}: {where} must be a list of action dimensions (integers >= 0),"
+                         f" got {value!r}")
+    return value
+
+
 def load_toml(path: Path) -> dict:
     try:
         text = Path(path).read_text()
@@ -250,8 +304,16 @@ def parse(path: Path, raw: dict) -> dict:
             where = f"[{table}].{key}"
             if table == "axes":
                 merged[key] = _axis_list(path, where, value, AXIS_VALUES.get(key))
+            elif (table, key) == ("train", "demo_fraction"):
+                merged[key] = _demo_fraction(path, where, value)
+            elif (table, key) == ("noise", "dims"):
+                merged[key] = _noise_dims(path, where, value)
             else:
                 merged[key] = _check_type(path, where, value, defaults[key])
+            if (table, key) in CHOICES and merged[key] not in CHOICES[(table, key)]:
+                allowed = CHOICES[(table, key)]
+                raise StudyError(f"{path}: {where}: unknown value {merged[key]!r}; allowed: "
+                                 f"{', '.join(allowed)}" + _suggest(str(merged[key]), allowed))
             if (table, key) in POSITIVE:
                 low, high = POSITIVE[(table, key)]
                 if not low <= merged[key] <= high:
@@ -288,6 +350,11 @@ def parse(path: Path, raw: dict) -> dict:
         raise StudyError(f"{path}: [critic].target_tau must be in (0, 1]")
     if settings["noise"]["sigma"] < 0 or not 0 < settings["noise"]["theta"] <= 1:
         raise StudyError(f"{path}: [noise].sigma must be >= 0 and [noise].theta in (0, 1]")
+    for name, spec in settings["task_specs"].items():
+        act_dim = get_task(spec).act_dim
+        if any(d >= act_dim for d in settings["noise"]["dims"]):
+            raise StudyError(f"{path}: [noise].dims: task {name!r} has {act_dim} action "
+                             f"dimensions (0 to {act_dim - 1}), got {settings['noise']['dims']}")
     settings["cells"] = _parse_extra_cells(path, raw.get("cells", []), settings)
     return settings
 
@@ -379,13 +446,14 @@ def why_invalid(point: dict) -> str | None:
 
 
 def _make_cell(study: str, s: dict, point: dict) -> Cell:
+    train = s["train"]
     agent = AgentConfig(
         algorithm=point["algorithm"],
         extraction=point["extraction"],
         policy=point["policy"],
-        batch_size=s["train"]["batch_size"],
-        lr=s["train"]["lr"],
-        warm_start=s["train"]["warm_start"],
+        demo_fraction=train["demo_fraction"][point["algorithm"]],
+        **{k: v for k, v in train.items()
+           if k not in ("steps_round0", "steps_per_round", "demo_fraction")},
         **s["networks"],
         **s["critic"],
         **s["extraction"],
@@ -407,7 +475,7 @@ def _make_cell(study: str, s: dict, point: dict) -> Cell:
         steps_round0=s["train"]["steps_round0"],
         steps_per_round=s["train"]["steps_per_round"],
         agent=agent,
-        noise_params=NoiseParams(**s["noise"]),
+        noise_params=NoiseParams(**{**s["noise"], "dims": tuple(s["noise"]["dims"])}),
     )
 
 

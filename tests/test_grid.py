@@ -85,10 +85,10 @@ def test_same_cell_and_seed_give_identical_rows(tmp_path):
 def test_a_failing_cell_is_recorded_and_the_grid_goes_on(tmp_path, monkeypatch):
     original = loop.Agent.train
 
-    def train(self, data, steps):
+    def train(self, demos, autonomous, steps):
         if self.cfg.policy == "gaussian" and self.rounds_trained == 1:
             raise NonFiniteLoss("critic", float("nan"), 3)
-        return original(self, data, steps)
+        return original(self, demos, autonomous, steps)
 
     monkeypatch.setattr(loop.Agent, "train", train)
     result = runner.invoke(app, ["run-grid", str(SMOKE), "--results", str(tmp_path),

@@ -12,6 +12,8 @@ from bolrl.policies import POLICIES
 
 torch.set_num_threads(1)
 
+NONE = Episodes.empty(0, 0)  # no autonomous episodes: tests train on "demonstrations" alone
+
 
 def fit_bimodal(policy_name: str, steps: int = 1500) -> np.ndarray:
     """Fit a 1-D action distribution with modes at -0.6 and +0.6 (constant observation)."""
@@ -83,7 +85,7 @@ def chain_agent(extraction="best-of-n", policy="gaussian", steps=3000) -> Agent:
                       critic_hidden=64, critic_layers=2, lr=1e-3, gamma=0.9, expectile=0.8,
                       target_tau=0.02, n_samples=16)
     agent = Agent(cfg, obs_dim=5, act_dim=1, seed=0)
-    agent.train(chain_mdp(), steps)
+    agent.train(chain_mdp(), NONE, steps)
     return agent
 
 
@@ -143,11 +145,11 @@ def test_ddpg_bc_raises_q_of_the_policy_actions(policy):
     agent = Agent(cfg, 3, 1, seed=0)
     obs = data.obs[:500]
     before = agent.act(obs).mean()  # Q(s, a) = a: the mean action is the mean Q
-    agent.train(data, 800)
+    agent.train(data, NONE, 800)
     after = agent.act(obs).mean()
     bc = Agent(AgentConfig(algorithm="bc", extraction="none", policy=policy, hidden=64, layers=2,
                            lr=1e-3), 3, 1, seed=0)
-    bc.train(data, 800)
+    bc.train(data, NONE, 800)
     assert after > before + 0.3 and after > 0.5
     assert after > bc.act(obs).mean() + 0.3  # plain BC stays near the data's mean action, 0
 
@@ -166,8 +168,8 @@ def test_training_is_deterministic(policy, extraction):
     cfg = AgentConfig(algorithm="iql", extraction=extraction, policy=policy, hidden=32, layers=2,
                       critic_hidden=32, n_samples=4, batch_size=64)
     a, b = Agent(cfg, 3, 1, seed=5), Agent(cfg, 3, 1, seed=5)
-    a.train(data, 30)
-    b.train(data, 30)
+    a.train(data, NONE, 30)
+    b.train(data, NONE, 30)
     assert_same_state(a.policy, b.policy)
     assert_same_state(a.critic, b.critic)
     np.testing.assert_array_equal(a.act(data.obs[:10]), b.act(data.obs[:10]))
@@ -193,7 +195,7 @@ def test_every_method_starts_from_the_same_base_policy(policy):
     best_of_n = agents[-1]
     assert_same_state(agents[0].policy, best_of_n.policy)
     np.testing.assert_array_equal(base_actions, best_of_n.act(obs))
-    best_of_n.train(data, 30)
+    best_of_n.train(data, NONE, 30)
     assert best_of_n.critic_trained
     assert not np.array_equal(base_actions, best_of_n.act(obs))
 
@@ -205,7 +207,7 @@ def test_filtered_bc_trains_on_successes_only():
     cfg = AgentConfig(algorithm="filtered-bc", extraction="none", policy="gaussian", hidden=32,
                       layers=2, lr=3e-3)
     agent = Agent(cfg, 3, 1, seed=0)
-    agent.train(data, 600)
+    agent.train(data, NONE, 600)
     assert agent.act(data.obs).mean() > 0.3  # successes are the positive actions, mean 0.5
 
 
@@ -214,18 +216,18 @@ def test_checkpoint_roundtrip_continues_identically(tmp_path):
     cfg = AgentConfig(algorithm="iql", extraction="awr", policy="diffusion", hidden=32,
                       layers=2, critic_hidden=32, batch_size=64)
     a = Agent(cfg, 3, 1, seed=1)
-    a.train(data, 20)
+    a.train(data, NONE, 20)
     torch.save(a.state_dict(), tmp_path / "agent.pt")
     b = Agent(cfg, 3, 1, seed=1)
     b.load_state_dict(torch.load(tmp_path / "agent.pt", weights_only=False))
-    a.train(data, 20)
-    b.train(data, 20)
+    a.train(data, NONE, 20)
+    b.train(data, NONE, 20)
     assert_same_state(a.policy, b.policy)
     assert_same_state(a.critic, b.critic)
 
 
 def test_action_chunks_by_hand():
-    from bolrl.agent import action_chunks
+    from bolrl.data import action_chunks
 
     # two episodes of lengths 3 and 2; actions are 1-D, valued by their index
     acts = np.arange(5, dtype=np.float32)[:, None]
@@ -256,7 +258,7 @@ def test_chunks_are_executed_open_loop():
     cfg = AgentConfig(algorithm="bc", extraction="none", policy="diffusion", hidden=32,
                       layers=2, action_chunk=3)
     agent = Agent(cfg, 3, 1, seed=0)
-    agent.train(data, 10)
+    agent.train(data, NONE, 10)
     counting = CountingAgent(agent)
     actor = AgentActor(counting)
     rows = np.arange(4)
@@ -288,7 +290,7 @@ def test_best_of_n_rates_whole_chunks():
 
 
 def test_chunk_returns_by_hand():
-    from bolrl.agent import chunk_returns
+    from bolrl.data import chunk_returns
 
     # one successful episode of 3 steps (reward 1 at its end), then one cut at the horizon
     o = np.arange(5, dtype=np.float32)[:, None]
@@ -312,7 +314,7 @@ def test_chunked_q_methods_train_and_act(extraction):
     cfg = AgentConfig(algorithm="iql", extraction=extraction, policy="diffusion", hidden=32,
                       layers=2, critic_hidden=32, n_samples=4, batch_size=64, action_chunk=2)
     agent = Agent(cfg, 3, 1, seed=0)
-    losses = agent.train(data, 20)
+    losses = agent.train(data, NONE, 20)
     assert np.isfinite(losses["policy_loss"]) and np.isfinite(losses["critic_q_loss"])
     assert agent.plan(data.obs[:5]).shape == (5, 2, 1)
     assert agent.act(data.obs[:5]).shape == (5, 1)
@@ -325,6 +327,6 @@ def test_filtered_bc_trains_exactly_as_bc_when_every_episode_succeeded():
         cfg = AgentConfig(algorithm=algorithm, extraction="none", policy="diffusion", hidden=32,
                           layers=2, batch_size=64)
         agent = Agent(cfg, 3, 1, seed=3)
-        agent.train(data, 30)
+        agent.train(data, NONE, 30)
         models.append(agent.policy)
     assert_same_state(*models)

@@ -172,6 +172,8 @@ class ExternalTask:
         probe = TaskWrapper(raw, self._success)
         self.obs_dim = probe.observation_space.shape[0]
         self.act_dim = probe.action_space.shape[0]
+        self.unitless_features: tuple[int, ...] = ()  # units unknown: one std floor for all
+        self.exploration_dims = tuple(range(self.act_dim))
         self._check_success_signal(probe)
         raw.close()
 

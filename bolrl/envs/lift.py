@@ -40,6 +40,7 @@ class Lift(Task):
     description = "grasp a cube and raise it 8 cm"
     horizon = 80
     obs_dim = 19
+    unitless_features = (3, 4, 12, 13, 14, 15, 16, 17)
     objects_xml = f"""
     <body name="cube" pos="0 0 {HALF}">
       <freejoint name="cube"/>

@@ -85,6 +85,7 @@ class NutAssembly(Task):
     description = "put a square nut over a square peg"
     horizon = 150
     obs_dim = 21
+    unitless_features = (3, 4, 12, 13, 14, 15, 20)
     objects_xml = f"""
     <geom name="peg" type="box" size="{PEG_HALF} {PEG_HALF} {PEG_HEIGHT / 2}"
           pos="{PEG[0]} {PEG[1]} {PEG_HEIGHT / 2}" rgba=".5 .5 .5 1"/>

@@ -58,6 +58,7 @@ class PickPlace(Task):
     description = "carry a can into a bin"
     horizon = 120
     obs_dim = 20
+    unitless_features = (3, 4, 12, 13, 14, 15)
     objects_xml = f"""
     {_bin_xml()}
     <body name="can" pos="0 0 {HALF_HEIGHT}">

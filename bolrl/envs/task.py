@@ -107,6 +107,12 @@ class Task:
     obs_dim: int = 0
     act_dim: int = scene.ACT_DIM
     objects_xml: str = ""
+    # Observation features without a physical unit (quaternion components, sines and cosines,
+    # tilt): standardised with a larger std floor than positions in metres.
+    unitless_features: tuple[int, ...] = ()
+    # Action dimensions that get exploration noise unless a study lists its own: the
+    # gripper's translation (yaw and jaw noise undo grasps and alignments).
+    exploration_dims: tuple[int, ...] = (0, 1, 2)
 
     def xml(self) -> str:
         return scene.scene_xml(self.name, self.objects_xml)

@@ -17,8 +17,10 @@ class Policy(nn.Module):
         act: torch.Tensor,
         weight: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
+        mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Behaviour-cloning loss, averaged over the batch with optional per-sample weights."""
+        """Behaviour-cloning loss, averaged over the batch with optional per-sample weights;
+        `mask` (B, act_dim) leaves label dimensions out (0: padding past an episode's end)."""
         raise NotImplementedError
 
     def sample(self, obs: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -32,6 +34,18 @@ class Policy(nn.Module):
     def differentiable_action(self, obs: torch.Tensor, generator: torch.Generator):
         """An action through which gradients reach the policy parameters (for ddpg-bc)."""
         raise NotImplementedError
+
+
+def masked_sum(per_dim: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Sum over the last axis of the dimensions the mask keeps (all without a mask)."""
+    return per_dim.sum(-1) if mask is None else (per_dim * mask).sum(-1)
+
+
+def masked_mean(per_dim: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean over the last axis of the dimensions the mask keeps (all without a mask)."""
+    if mask is None:
+        return per_dim.mean(-1)
+    return (per_dim * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)
 
 
 def weighted_mean(per_sample: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""`diffusion`: a DDPM over actions with an MLP noise-prediction network (as in IDQL).
+"""`diffusion`: a DDPM over actions with a noise-prediction network (as in IDQL).
 
 Forward process with T steps and the variance-preserving schedule of IDQL:
     alpha_t = exp(-b_min / T - (b_max - b_min) (2t - 1) / (2 T^2)),  beta_t = 1 - alpha_t,
@@ -9,6 +9,12 @@ Sampling: ancestral DDPM from a_T ~ N(0, I), T steps (a study knob). IDQL uses T
 keep them (74-84%), so bolrl defaults to 10. Each step predicts
     a_0 = (a_t - sqrt(1 - abar_t) eps_theta) / sqrt(abar_t),
 clips it to [-1, 1] and steps to the posterior q(a_{t-1} | a_t, a_0).
+
+The noise-prediction network eps_theta (the study knob `denoiser`):
+- `mlp`     a plain MLP on [s, a_t, emb(t)], emb a fixed 16-d sinusoidal embedding of t;
+- `resnet`  IDQL's: residual blocks with LayerNorm (`bolrl.nets.ResidualMLP`) on
+            [s, a_t, enc(t)], enc a learned MLP on a sinusoidal embedding of t whose
+            frequencies span the T steps.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
-from bolrl.nets import mlp, sinusoidal_embedding
-from bolrl.policies.base import Policy, weighted_mean
+from bolrl.nets import ResidualMLP, mlp, sinusoidal_embedding
+from bolrl.policies.base import Policy, masked_mean, weighted_mean
 
 TIME_EMBEDDING = 16
+DENOISERS = ("mlp", "resnet")
 
 
 def vp_beta_schedule(steps: int, b_min: float = 0.1, b_max: float = 10.0) -> torch.Tensor:
@@ -30,13 +38,26 @@ def vp_beta_schedule(steps: int, b_min: float = 0.1, b_max: float = 10.0) -> tor
 
 
 class DiffusionPolicy(Policy):
-    def __init__(
-        self, obs_dim: int, act_dim: int, hidden: int, layers: int, diffusion_steps: int, **_
-    ):
+    def __init__(self, obs_dim: int, act_dim: int, hidden: int, layers: int,
+                 diffusion_steps: int, denoiser: str = "mlp", **_):
         super().__init__()
         self.act_dim = act_dim
         self.steps = diffusion_steps
-        self.net = mlp(obs_dim + act_dim + TIME_EMBEDDING, hidden, layers, act_dim)
+        in_dim = obs_dim + act_dim + TIME_EMBEDDING
+        if denoiser == "mlp":
+            self.time_encoder = None
+            self.net = mlp(in_dim, hidden, layers, act_dim)
+            self.register_buffer("time_emb", sinusoidal_embedding(
+                torch.arange(diffusion_steps), TIME_EMBEDDING))
+        elif denoiser == "resnet":
+            self.time_encoder = nn.Sequential(nn.Linear(TIME_EMBEDDING, 2 * TIME_EMBEDDING),
+                                              nn.SiLU(), nn.Linear(2 * TIME_EMBEDDING,
+                                                                   TIME_EMBEDDING))
+            self.net = ResidualMLP(in_dim, hidden, layers, act_dim)
+            self.register_buffer("time_emb", sinusoidal_embedding(
+                torch.arange(diffusion_steps), TIME_EMBEDDING, max_period=4.0 * diffusion_steps))
+        else:
+            raise ValueError(f"unknown denoiser {denoiser!r}; allowed: {', '.join(DENOISERS)}")
         betas = vp_beta_schedule(diffusion_steps)
         alphas = 1.0 - betas
         abar = torch.cumprod(alphas, 0)
@@ -47,18 +68,19 @@ class DiffusionPolicy(Policy):
         self.register_buffer("post_c0", betas * abar_prev.sqrt() / (1 - abar))
         self.register_buffer("post_ct", (1 - abar_prev) * alphas.sqrt() / (1 - abar))
         self.register_buffer("post_std", (betas * (1 - abar_prev) / (1 - abar)).sqrt())
-        steps = torch.arange(diffusion_steps)
-        self.register_buffer("time_emb", sinusoidal_embedding(steps, TIME_EMBEDDING))
 
     def _eps(self, obs: torch.Tensor, a_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([obs, a_t, self.time_emb[t]], dim=-1))
+        emb = self.time_emb[t]
+        if self.time_encoder is not None:
+            emb = self.time_encoder(emb)
+        return self.net(torch.cat([obs, a_t, emb], dim=-1))
 
-    def loss(self, obs, act, weight=None, generator=None):
+    def loss(self, obs, act, weight=None, generator=None, mask=None):
         t = torch.randint(0, self.steps, (obs.shape[0],), generator=generator)
         eps = torch.randn(act.shape, generator=generator)
         abar = self.abar[t][:, None]
         a_t = abar.sqrt() * act + (1 - abar).sqrt() * eps
-        per_sample = (self._eps(obs, a_t, t) - eps).pow(2).mean(-1)
+        per_sample = masked_mean((self._eps(obs, a_t, t) - eps).pow(2), mask)
         return weighted_mean(per_sample, weight)
 
     def _denoise(self, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

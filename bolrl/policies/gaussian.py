@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from bolrl.nets import mlp
-from bolrl.policies.base import Policy, weighted_mean
+from bolrl.policies.base import Policy, masked_sum, weighted_mean
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 1.0
 
@@ -30,10 +30,10 @@ class GaussianPolicy(Policy):
         log_std = out[:, self.act_dim :].clamp(LOG_STD_MIN, LOG_STD_MAX)
         return mean, log_std
 
-    def loss(self, obs, act, weight=None, generator=None):
+    def loss(self, obs, act, weight=None, generator=None, mask=None):
         mean, log_std = self._dist(obs)
         nll = 0.5 * ((act - mean) / log_std.exp()).pow(2) + log_std
-        return weighted_mean(nll.sum(-1), weight)
+        return weighted_mean(masked_sum(nll, mask), weight)
 
     def sample(self, obs, n, generator):
         mean, log_std = self._dist(obs)
