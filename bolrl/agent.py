@@ -184,14 +184,25 @@ class Agent:
     def train_base(self, demos: Episodes, steps: int) -> dict[str, float]:
         """Round 0: the base policy, behaviour cloning on the demonstrations; then Q0 on the
         demonstrations if this is a Q-function method with `critic_round0`."""
+        out = self.train_base_policy(demos, steps)
+        if self.critic is not None and self.cfg.critic_round0:
+            out.update(self.train_base_critic(demos, steps))
+        return out
+
+    def train_base_policy(self, demos: Episodes, steps: int) -> dict[str, float]:
+        """pi0: behaviour cloning on the demonstrations, the same for every method."""
         empty = Episodes.empty(self.obs_dim, self.act_dim)
         out = self._train(demos, empty, steps, EXTRACTORS["bc"], None, self.generator)
-        if self.critic is not None and self.cfg.critic_round0:
-            g = torch.Generator().manual_seed(self.seed + CRITIC_ROUND0_STREAM)
-            critic_out = self._train(demos, empty, steps, None, self.critic, g)
-            out.update({k: v for k, v in critic_out.items() if k.startswith(("critic", "q_"))})
-            self.critic_trained = True
-        return out
+        return {k: v for k, v in out.items() if not k.startswith(("critic", "q_"))}
+
+    def train_base_critic(self, demos: Episodes, steps: int) -> dict[str, float]:
+        """Q0: the critic alone on the demonstrations, from a random stream of its own (pi0
+        and its evaluation stay the same as every other method's)."""
+        g = torch.Generator().manual_seed(self.seed + CRITIC_ROUND0_STREAM)
+        empty = Episodes.empty(self.obs_dim, self.act_dim)
+        out = self._train(demos, empty, steps, None, self.critic, g)
+        self.critic_trained = True
+        return {k: v for k, v in out.items() if k.startswith(("critic", "q_"))}
 
     def train(self, demos: Episodes, autonomous: Episodes, steps: int) -> dict[str, float]:
         """`steps` gradient steps of this agent's method on the demonstrations and the
@@ -338,7 +349,8 @@ class Agent:
         first of the chunk when chunks are longer than one)."""
         return self.plan(obs)[:, 0]
 
-    def state_dict(self) -> dict:
+    def base_policy_state(self) -> dict:
+        """The policy side of the agent: what pi0's training changes."""
         state = {
             "config": asdict(self.cfg),
             "normalize": self.normalize.state_dict(),
@@ -346,18 +358,13 @@ class Agent:
             "policy_opt": self.policy_opt.state_dict(),
             "generator": self.generator.get_state(),
             "rounds_trained": self.rounds_trained,
-            "critic_trained": self.critic_trained,
         }
         if self.policy_ema is not None:
             state["policy_ema"] = self.policy_ema.state_dict()
-        if self.critic is not None:
-            state["critic"] = self.critic.state_dict()
-            state["critic_opt"] = self.critic_opt.state_dict()
         return state
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_base_policy_state(self, state: dict) -> None:
         self.rounds_trained = state["rounds_trained"]
-        self.critic_trained = state["critic_trained"]
         if self.rounds_trained > 0 and not self.cfg.warm_start:
             self._build(self.seed + 7919 * (self.rounds_trained - 1))
         self.normalize.load_state_dict(state["normalize"])
@@ -366,6 +373,26 @@ class Agent:
         self.generator.set_state(state["generator"])
         if self.policy_ema is not None:
             self.policy_ema.load_state_dict(state["policy_ema"])
+
+    def critic_state(self) -> dict:
+        return {"critic": self.critic.state_dict(), "critic_opt": self.critic_opt.state_dict(),
+                "critic_trained": self.critic_trained}
+
+    def load_critic_state(self, state: dict) -> None:
+        self.critic.load_state_dict(state["critic"])
+        self.critic_opt.load_state_dict(state["critic_opt"])
+        self.critic_trained = state["critic_trained"]
+
+    def state_dict(self) -> dict:
+        state = self.base_policy_state()
         if self.critic is not None:
-            self.critic.load_state_dict(state["critic"])
-            self.critic_opt.load_state_dict(state["critic_opt"])
+            state.update(self.critic_state())
+        else:
+            state["critic_trained"] = self.critic_trained
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.load_base_policy_state(state)
+        if self.critic is not None:
+            self.load_critic_state(state)
+        self.critic_trained = state["critic_trained"]

@@ -407,7 +407,8 @@ def _run_cells(s, cells, results: Path, workers: int, force: bool, executor: str
 def run_grid(
     study: str = STUDY_ARG,
     workers: int = typer.Option(None, help="Worker processes (default: the number of cores)."),
-    force: bool = typer.Option(False, "--force", help="Rerun finished cells."),
+    force: bool = typer.Option(False, "--force", help="Rerun finished cells (and retrain "
+                               "their shared base policies)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Rerun failed cells only."),
     results: Path = RESULTS_OPT,
     executor: str = typer.Option("local", help="local (a process pool) or ray."),
@@ -420,8 +421,10 @@ def run_grid(
                                      "filesystem needed; no resume of a lost cell)."),
 ) -> None:
     """Run every cell of a study (finished cells are skipped) and append results as parquet."""
+    import shutil
     import time
 
+    from bolrl.bases import bases_dir, spread
     from bolrl.results import cell_status
 
     s = _load_study(study)
@@ -447,6 +450,9 @@ def run_grid(
                   f"{len(todo)} to run -> {results / s.name}")
     if not todo:
         return
+    if force and not retry_failed:
+        shutil.rmtree(bases_dir(results, s.name), ignore_errors=True)
+    todo = spread(todo)
     if executor == "ray":
         console.print(f"running on Ray ({address or 'a local instance'})")
     else:

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from bolrl.agent import Agent, NonFiniteLoss
+from bolrl.bases import train_round0
 from bolrl.data import Episodes
 from bolrl.demos import demonstrations
 from bolrl.envs import get_task
@@ -195,7 +196,7 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
             if steps == 0:
                 losses = {}
             elif round_index == 0:
-                losses = agent.train_base(demos, steps)
+                losses = train_round0(cell, agent, demos, results)
             else:
                 losses = agent.train(demos, autonomous, steps)
             train_s = time.perf_counter() - t0

@@ -142,6 +142,14 @@ def test_episodes_per_round_is_an_axis(tmp_path):
     ("[studdy]\n", "unknown table [studdy]"),
     ("[study\nrounds = 3\n", "TOML syntax error"),
     ("[critic]\nexpectile = 1.5\n", "[critic].expectile must be strictly between 0 and 1"),
+    ("[train]\nlr = -1.0\n", "[train].lr must be between"),
+    ("[train]\nlr = nan\n", "[train].lr must be between"),
+    ("[train]\ndemo_fraction = 1.5\n", "[train].demo_fraction must be a number between 0 and 1"),
+    ("[train]\ndemo_fraction = { bcc = 0.5 }\n", "unknown algorithm 'bcc'"),
+    ("[train]\nchunk_labels = 'alligned'\n", "did you mean 'aligned'"),
+    ("[networks]\ndenoiser = 'resnt'\n", "allowed: mlp, resnet"),
+    ("[noise]\ndims = [0, 7]\n", "task 'lift' has 5 action dimensions"),
+    ("[noise]\ndims = 'xyz'\n", "[noise].dims must be a list of action dimensions"),
 ])
 def test_bad_study_files_give_one_clear_sentence(tmp_path, text, message):
     path = write_study(tmp_path, text)
@@ -178,3 +186,12 @@ def test_run_cell_runs_one_cell(tmp_path):
 def test_every_shipped_study_loads(path):
     study = load_study(path)
     assert study.name == path.stem and study.cells
+
+
+def test_demo_fraction_is_set_per_algorithm(tmp_path):
+    path = write_study(tmp_path, "[train]\ndemo_fraction = { filtered-bc = 0.25 }\n")
+    by_algorithm = {c.algorithm: c.agent.demo_fraction for c in load_study(path).cells}
+    assert by_algorithm["filtered-bc"] == 0.25
+    assert by_algorithm["bc"] == by_algorithm["iql"] == 0.5  # the defaults of the others
+    path = write_study(tmp_path, "[train]\ndemo_fraction = 0.3\n")
+    assert {c.agent.demo_fraction for c in load_study(path).cells} == {0.3}

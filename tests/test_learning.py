@@ -330,3 +330,154 @@ def test_filtered_bc_trains_exactly_as_bc_when_every_episode_succeeded():
         agent.train(data, NONE, 30)
         models.append(agent.policy)
     assert_same_state(*models)
+
+
+def test_normalizer_keeps_out_of_distribution_observations_bounded():
+    """A feature nearly constant in the demonstrations (a cube's quaternion x: std 1e-4) must
+    not become a huge input when an object tips over in an autonomous episode."""
+    from bolrl.nets import Normalizer
+
+    rng = np.random.default_rng(0)
+    demos = np.column_stack([rng.normal(0.0, 0.05, 500), rng.normal(0.0, 1e-4, 500)])
+    norm = Normalizer(2, clip=5.0, std_floor=np.array([0.01, 0.1], np.float32))
+    norm.fit(demos.astype(np.float32))
+    tipped = torch.tensor([[0.0, 0.7]])  # quaternion x of a cube on its side
+    z = norm(tipped)
+    assert float(z.abs().max()) <= 5.0
+    assert float(norm.std[1]) == pytest.approx(0.1)  # the unitless floor, not 1e-4
+    assert norm.clipped_share(torch.cat([tipped, torch.zeros(3, 2)])) == 0.25
+    wobble = torch.tensor([[0.0, 0.01]])  # a cube turning slightly in the hand: small input
+    assert float(norm(wobble)[0, 1].abs()) < 0.2
+
+
+def test_agent_uses_the_unitless_floor_of_the_task():
+    cfg = AgentConfig(algorithm="bc", extraction="none", policy="gaussian", hidden=8,
+                      layers=1, obs_std_floor=0.01, obs_std_floor_unitless=0.1, obs_clip=5.0)
+    agent = Agent(cfg, 3, 1, seed=0, unitless_features=(2,))
+    assert agent.normalize.floor.tolist() == pytest.approx([0.01, 0.01, 0.1])
+    assert agent.normalize.clip == 5.0
+
+
+def test_padded_chunk_labels_do_not_enter_the_gaussian_loss():
+    torch.manual_seed(0)
+    net = POLICIES["gaussian"](3, 4, hidden=16, layers=2)
+    obs, act = torch.randn(8, 3), torch.rand(8, 4) * 2 - 1
+    mask = torch.ones(8, 4)
+    mask[:, 2:] = 0.0  # the second action of each 2-step chunk lies past the episode's end
+    other = act.clone()
+    other[:, 2:] = 0.9  # what the padding holds must not matter
+    with torch.no_grad():
+        losses = [float(net.loss(obs, a, mask=mask)) for a in (act, other)]
+        assert losses[0] == pytest.approx(losses[1])
+        assert float(net.loss(obs, act)) != pytest.approx(losses[0])
+
+
+def test_masked_diffusion_loss_by_hand():
+    """The denoising error is averaged over the label dimensions the mask keeps."""
+    torch.manual_seed(0)
+    net = POLICIES["diffusion"](3, 4, hidden=16, layers=2, diffusion_steps=5)
+    obs, act = torch.randn(8, 3), torch.rand(8, 4) * 2 - 1
+    mask = torch.ones(8, 4)
+    mask[:4, 2:] = 0.0
+    with torch.no_grad():
+        loss = float(net.loss(obs, act, generator=torch.Generator().manual_seed(1), mask=mask))
+        g = torch.Generator().manual_seed(1)
+        t = torch.randint(0, 5, (8,), generator=g)
+        eps = torch.randn(act.shape, generator=g)
+        abar = net.abar[t][:, None]
+        err = (net._eps(obs, abar.sqrt() * act + (1 - abar).sqrt() * eps, t) - eps).pow(2)
+        by_hand = torch.cat([err[:4, :2].mean(1), err[4:].mean(1)]).mean()
+    assert loss == pytest.approx(float(by_hand), rel=1e-6)
+
+
+def test_q0_is_trained_on_the_demonstrations_and_leaves_the_base_policy_alone():
+    data = bandit(300)
+    common = dict(policy="gaussian", hidden=32, layers=2, critic_hidden=32, n_samples=8,
+                  batch_size=64)
+    bc = Agent(AgentConfig(algorithm="bc", extraction="none", **common), 3, 1, seed=3)
+    q0 = Agent(AgentConfig(algorithm="iql", extraction="best-of-n", critic_round0=True,
+                           **common), 3, 1, seed=3)
+    plain = Agent(AgentConfig(algorithm="iql", extraction="best-of-n", **common), 3, 1, seed=3)
+    for agent in (bc, q0, plain):
+        losses = agent.train_base(data, 40)
+    assert np.isfinite(losses["policy_loss"])
+    assert q0.critic_trained and not plain.critic_trained
+    assert_same_state(bc.policy, q0.policy)
+    assert torch.equal(bc.generator.get_state(), q0.generator.get_state())
+    obs = data.obs[:50]
+    np.testing.assert_array_equal(bc.act(obs), plain.act(obs))  # no critic yet: the policy
+    assert not np.array_equal(bc.act(obs), q0.act(obs))  # Q0 chooses among N samples
+
+
+def test_ema_copy_is_the_acting_policy():
+    data = bandit(300)
+    cfg = AgentConfig(algorithm="bc", extraction="none", policy="gaussian", hidden=32,
+                      layers=2, ema=0.05, batch_size=64)
+    agent = Agent(cfg, 3, 1, seed=0)
+    agent.train(data, NONE, 50)
+    assert agent.acting_policy is agent.policy_ema
+    online = agent.policy.act(agent.normalize(torch.as_tensor(data.obs[:5])), None)
+    np.testing.assert_allclose(agent.act(data.obs[:5]), agent.policy_ema.act(
+        agent.normalize(torch.as_tensor(data.obs[:5])), None).numpy(), rtol=1e-6)
+    assert not np.allclose(agent.act(data.obs[:5]), online.detach().numpy())
+    assert Agent(AgentConfig(ema=0.0), 3, 1, seed=0).policy_ema is None
+
+
+def test_cosine_lr_by_hand():
+    from bolrl.agent import cosine_lr
+
+    assert cosine_lr(1e-3, 0, 100) == pytest.approx(1e-3)
+    assert cosine_lr(1e-3, 50, 100) == pytest.approx(5e-4)
+    assert cosine_lr(1e-3, 100, 100) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_demo_fraction_holds_in_policy_batches_but_not_critic_batches(monkeypatch):
+    """With a demonstration share of 0.5 the policy sees half demonstrations; the critic
+    samples uniformly over all transitions."""
+    import bolrl.agent as agent_module
+
+    data = bandit(1000)
+    demos, autonomous = data.split(100)
+    seen = []
+    original = agent_module.mixed_batch
+
+    def spy(demo_idx, auto_idx, batch_size, fraction, g):
+        idx = original(demo_idx, auto_idx, batch_size, fraction, g)
+        seen.append((fraction, float((idx < 100).float().mean())))
+        return idx
+
+    monkeypatch.setattr(agent_module, "mixed_batch", spy)
+    cfg = AgentConfig(algorithm="iql", extraction="awr", policy="gaussian", hidden=16,
+                      layers=1, critic_hidden=16, batch_size=200, demo_fraction=0.5)
+    out = Agent(cfg, 3, 1, seed=0).train(demos, autonomous, 20)
+    policy = [share for fraction, share in seen if fraction == 0.5]
+    critic = [share for fraction, share in seen if fraction == 0.0]
+    assert np.mean(policy[:20]) == pytest.approx(0.5)
+    assert np.mean(critic) < 0.2  # the demonstrations' natural share is 10%
+    assert out["demo_share_batch"] == 0.5 and out["demo_share_data"] == pytest.approx(0.1)
+    assert 0 < out["awr_ess"] <= 1
+
+
+def test_noise_goes_to_the_listed_action_dimensions_only():
+    from bolrl.loop import AgentActor
+    from bolrl.noise import NOISES, NoiseParams
+
+    data = bandit(300)
+    cfg = AgentConfig(algorithm="bc", extraction="none", policy="gaussian", hidden=8, layers=1)
+    agent = Agent(cfg, 3, 1, seed=0)
+    agent.train(data, NONE, 5)
+
+    class Fixed:  # an agent whose plan is all zeros, in 3 action dimensions
+        def __init__(self):
+            self.cfg, self.act_dim = agent.cfg, 3
+
+        def plan(self, obs):
+            return np.zeros((len(obs), 1, 3), np.float32)
+
+    noise = NOISES["white"](4, 2, 50, NoiseParams(sigma=0.2), np.random.default_rng(0))
+    actor = AgentActor(Fixed(), noise, (0, 2))
+    rows = np.arange(4)
+    actor.begin(rows)
+    actions = actor.act(rows, np.zeros((4, 3), np.float32), None)
+    assert (actions[:, 1] == 0).all()
+    assert (actions[:, [0, 2]] != 0).all()

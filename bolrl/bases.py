@@ -1,0 +1,130 @@
+"""Round 0, shared: the base policy pi0 and the critic Q0 are trained once per settings.
+
+pi0 (behaviour cloning on the demonstrations) depends on the task, the seed, the
+demonstrations and the settings that train the policy, never on the cell's method; Q0 (the
+critic on the demonstrations, for Q-function methods with `critic_round0`) on those and the
+critic's settings. Each is stored under a content address, a hash of exactly those settings,
+
+    results/<study>/bases/pi0-<key>.pt      policy, its optimizer, normaliser, random state
+    results/<study>/bases/q0-<key>.pt       critic and its optimizer
+
+and loaded by every cell that starts from it, so a grid trains each base once, and a rerun
+with the same settings trains none. A cell that loads a base continues exactly as if it had
+trained it (same weights, same random streams: tested). An OS file lock per entry makes
+parallel workers (and Ray workers on a shared filesystem) train each entry once: the others
+wait for it, then load it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bolrl.results import study_dir, write_atomic
+
+if TYPE_CHECKING:  # the keys need no torch: run-grid orders cells before importing it
+    from bolrl.agent import Agent
+    from bolrl.data import Episodes
+    from bolrl.study import Cell
+
+# Settings of AgentConfig that do not touch round 0's policy training: the method, the
+# critic's, and what only acts on autonomous data (which round 0 has none of).
+NOT_POLICY = frozenset({
+    "algorithm", "extraction", "critic_hidden", "critic_layers", "gamma", "expectile",
+    "target_tau", "critic_round0", "awr_beta", "awr_max_weight", "ddpg_alpha", "n_samples",
+    "demo_fraction", "chunk_labels", "warm_start",
+})
+CRITIC = ("critic_hidden", "critic_layers", "gamma", "expectile", "target_tau")
+
+
+def _hash(blob: dict) -> str:
+    text = json.dumps(blob, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def policy_settings(cell: Cell) -> dict:
+    """Everything pi0 depends on."""
+    agent = {k: v for k, v in dataclasses.asdict(cell.agent).items() if k not in NOT_POLICY}
+    return {"task": cell.task_spec.as_dict(), "seed": cell.seed, "demos": cell.demos,
+            "steps_round0": cell.steps_round0, "agent": agent}
+
+
+def policy_key(cell: Cell) -> str:
+    return _hash(policy_settings(cell))
+
+
+def critic_key(cell: Cell) -> str:
+    """Q0 depends on pi0's settings too: the critic is initialised from the same seeded
+    stream, after the policy."""
+    critic = {k: getattr(cell.agent, k) for k in CRITIC}
+    return _hash({**policy_settings(cell), "critic": critic})
+
+
+def bases_dir(results: Path, study: str) -> Path:
+    return study_dir(results, study) / "bases"
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # waits while another process trains this entry
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def load_or_train(path: Path, train: Callable[[], dict], state: Callable[[], dict],
+                  load: Callable[[dict], None]) -> dict:
+    """Load the entry at `path` into the agent (`load`), or train it (`train`, returning its
+    losses), store `state()` and return the losses. A damaged entry is trained again."""
+    import torch
+
+    with _locked(path):
+        if path.exists():
+            try:
+                entry = torch.load(path, weights_only=False)
+                load(entry["state"])
+                return entry["losses"]
+            except Exception:  # a damaged file costs one retraining, nothing else
+                pass
+        losses = train()
+        entry = {"state": state(), "losses": losses}
+        write_atomic(path, lambda tmp: torch.save(entry, tmp))
+        return losses
+
+
+def train_round0(cell: Cell, agent: Agent, demos: Episodes, results: Path) -> dict[str, float]:
+    """Round 0 of a cell: pi0, and Q0 where the method has one, from the shared store."""
+    root = bases_dir(results, cell.study)
+    losses = load_or_train(root / f"pi0-{policy_key(cell)}.pt",
+                           lambda: agent.train_base_policy(demos, cell.steps_round0),
+                           agent.base_policy_state, agent.load_base_policy_state)
+    if agent.critic is not None and cell.agent.critic_round0:
+        critic_losses = load_or_train(root / f"q0-{critic_key(cell)}.pt",
+                                      lambda: agent.train_base_critic(demos, cell.steps_round0),
+                                      agent.critic_state, agent.load_critic_state)
+        losses = {**losses, **critic_losses}
+    return losses
+
+
+def spread(cells: list[Cell]) -> list[Cell]:
+    """The cells reordered round-robin over their base policies (the first cell of every
+    base, then the second, ...), so that parallel workers start by training different bases
+    instead of waiting for one another's."""
+    groups: dict[str, list[Cell]] = {}
+    for cell in cells:
+        groups.setdefault(policy_key(cell), []).append(cell)
+    order = []
+    for i in range(max((len(g) for g in groups.values()), default=0)):
+        order += [g[i] for g in groups.values() if i < len(g)]
+    return order
