@@ -531,7 +531,12 @@ def plot(
     if frame.empty:
         fail(f"no results for study {s.name!r} in {study_dir(results, s.name) / 'cells'}; "
              f"run `bolrl run-grid {study or 'quick'}` first")
+    others = frame["cell_id"].nunique()
     frame = frame[frame["cell_id"].isin({c.cell_id for c in s.cells})]
+    if frame.empty:
+        fail(f"none of the {others} cells in {study_dir(results, s.name) / 'cells'} belongs to "
+             f"study {s.name!r} as its file stands now (its settings changed since they ran); "
+             f"run `bolrl run-grid {study or 'quick'}`")
     for option, column, value in (("--tasks", "task", tasks), ("--methods", "method", methods)):
         if value:
             wanted = [v.strip() for v in value.split(",")]

@@ -4,7 +4,13 @@ comparisons, final success at the largest data size for the algorithm class, and
 success per level of episodes per round for the data-scaling figure.
 
 Ours are means over tasks and seeds with a stratified bootstrap 95% CI; the paper's are means
-over its six tasks after 10-20 rounds of 200 episodes, so only the ordering is comparable.
+over its six tasks after 10-20 rounds, so only the ordering is comparable.
+
+One mapping of data levels, used by every report: our E episodes per round stand for the
+paper's M = 2E (E = 25 / 50 / 100 -> M = 50 / 100 / 200; other E: the nearest of the three).
+Our tasks are shorter and our rounds fewer than the paper's, so no level is equal; the
+mapping only fixes which of the paper's columns a study is set against, the same way in the
+paper study and the data-scaling study.
 """
 
 from __future__ import annotations
@@ -27,20 +33,17 @@ class Reported:
     after: float
 
 
-# The paper's table (before / after the rounds) and its data-scaling numbers at M = 200.
+# The paper's table of the extraction and expressivity comparisons (before / after the
+# rounds, at its full data size).
 REPORTED = [
-    Reported("algorithm class (M = 200)", "diffusion/bc", None, 44),
-    Reported("algorithm class (M = 200)", "diffusion/filtered-bc", None, 65),
-    Reported("algorithm class (M = 200)", RECIPE, None, 74),
     Reported("policy extraction", "diffusion/iql+awr", 48, 26),
     Reported("policy extraction", RECIPE, 40, 74),
     Reported("expressivity", "gaussian/iql+awr", 18, 18),
     Reported("expressivity", "gaussian/iql+best-of-n", 18, 43),
     Reported("expressivity", RECIPE, 40, 74),
-    Reported("exploration noise (M = 200)", RECIPE + "+ou", None, 80),
 ]
 
-# Final success per episodes-per-round level, smallest to largest (the paper: 50 / 100 / 200).
+# Final success per episodes-per-round level M = 50 / 100 / 200 (the data-scaling figure).
 SCALING = {
     "diffusion/bc": (45, 45, 44),
     "diffusion/filtered-bc": (59, 64, 65),
@@ -50,6 +53,25 @@ SCALING = {
 PAPER_LEVELS = (50, 100, 200)
 
 
+def paper_level(episodes_per_round: int) -> int:
+    """The paper's M that our E episodes per round is set against: the nearest of 50 / 100 /
+    200 to 2E."""
+    return min(PAPER_LEVELS, key=lambda m: abs(m - 2 * episodes_per_round))
+
+
+def reported(episodes_per_round: int) -> list[Reported]:
+    """The paper's numbers to set beside a study with E episodes per round: the algorithm
+    class and noise at the mapped M, the extraction and expressivity comparisons as
+    reported."""
+    m = paper_level(episodes_per_round)
+    i = PAPER_LEVELS.index(m)
+    by_level = [Reported(f"algorithm class (M = {m})", k, None, SCALING[k][i])
+                for k in ("diffusion/bc", "diffusion/filtered-bc", RECIPE)]
+    ou = RECIPE + "+ou"
+    noise = Reported(f"exploration noise (M = {m})", ou, None, SCALING[ou][i])
+    return [*by_level, *REPORTED, noise]
+
+
 def _pct(m: tuple[float, float, float]) -> str:
     return f"{100 * m[0]:.0f} [{100 * m[1]:.0f}, {100 * m[2]:.0f}]"
 
@@ -57,12 +79,15 @@ def _pct(m: tuple[float, float, float]) -> str:
 def side_by_side(rows: pd.DataFrame) -> str:
     """Markdown: for each reported method present in the results, the paper's before -> after
     next to ours (at the largest episodes per round when the study varies it)."""
-    largest = rows[rows["episodes_per_round"] == rows["episodes_per_round"].max()].copy()
+    e = int(rows["episodes_per_round"].max())
+    largest = rows[rows["episodes_per_round"] == e].copy()
     largest["key"] = largest["method"].astype(str)
     scores = final_scores(largest)
-    lines = ["| comparison | method | paper: before -> after | ours: before -> after "
+    lines = [f"Our E = {e} episodes per round is set against the paper's M = {paper_level(e)} "
+             f"(M = 2E, see `bolrl/report/paper.py`).", "",
+             "| comparison | method | paper: before -> after | ours: before -> after "
              "[95% CI] | task-seed runs |", "|---|---|---|---|---|"]
-    for r in REPORTED:
+    for r in reported(e):
         s = scores[scores["key"] == r.method]
         if s.empty:
             continue
@@ -70,22 +95,22 @@ def side_by_side(rows: pd.DataFrame) -> str:
         lines.append(f"| {r.comparison} | {display_name(r.method)} | {before} -> {r.after:.0f} "
                      f"| {_pct(mean_ci(s, 'base'))} -> {_pct(mean_ci(s, 'final'))} "
                      f"| {len(s)} |")
-    return "\n".join(lines) + "\n" if len(lines) > 2 else ""
+    return "\n".join(lines) + "\n" if len(lines) > 4 else ""
 
 
 def scaling_side_by_side(rows: pd.DataFrame) -> str:
-    """Markdown: final success per level of episodes per round, ours next to the paper's
-    (our levels, smallest to largest, set against the paper's 50 / 100 / 200). Empty unless
-    the study has three levels."""
-    levels = sorted(rows["episodes_per_round"].unique())
-    if len(levels) != len(PAPER_LEVELS):
+    """Markdown: final success per level of episodes per round, ours next to the paper's at
+    the mapped M. Empty unless the study has several levels."""
+    levels = sorted(int(e) for e in rows["episodes_per_round"].unique())
+    if len(levels) < 2:
         return ""
     frame = rows.copy()
     frame["key"] = frame["method"].astype(str)
-    lines = ["| method | " + " | ".join(f"E = {e} (paper M = {m}): paper / ours [95% CI]"
-                                        for e, m in zip(levels, PAPER_LEVELS, strict=True))
+    lines = ["| method | " + " | ".join(f"E = {e} (paper M = {paper_level(e)}): paper / ours "
+                                        f"[95% CI]" for e in levels)
              + " |", "|---" * (len(levels) + 1) + "|"]
-    for method, paper in SCALING.items():
+    for method, by_level in SCALING.items():
+        paper = [by_level[PAPER_LEVELS.index(paper_level(e))] for e in levels]
         cells = []
         for e, p in zip(levels, paper, strict=True):
             s = final_scores(frame[(frame["key"] == method)
