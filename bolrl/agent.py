@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import torch
 
-from bolrl.critics import IQLCritic
+from bolrl.config import AgentConfig
 from bolrl.data import (
     Episodes,
     action_chunks,
@@ -42,13 +42,12 @@ from bolrl.data import (
     mixed_batch,
     plan_aligned,
 )
-from bolrl.extraction import EXTRACTORS, ExtractionParams
-from bolrl.nets import STD_FLOOR, STD_FLOOR_UNITLESS, Normalizer, polyak, seeded
+from bolrl.extraction import BC, Extractor
+from bolrl.nets import Normalizer, polyak, seeded
 from bolrl.policies import POLICIES
+from bolrl.registry import ALGORITHMS, EXTRACTIONS
 
-ALGORITHMS = ("bc", "filtered-bc", "iql")
-CHUNK_LABELS = ("all", "aligned")
-LR_SCHEDULES = ("constant", "cosine")
+BASE_EXTRACTOR = BC()  # round 0: behaviour cloning on the demonstrations, for every method
 CRITIC_ROUND0_STREAM = 104_729  # the random stream of Q0's training (pi0's is the agent's own)
 DIAGNOSTIC_STREAM = 15_485_863  # batches drawn for diagnostics only, never for training
 DIAGNOSTIC_ROWS = 4096
@@ -60,42 +59,6 @@ class NonFiniteLoss(RuntimeError):
     def __init__(self, name: str, value: float, step: int):
         super().__init__(f"{name} loss became {value} at gradient step {step}")
         self.name, self.value, self.step = name, value, step
-
-
-@dataclass(frozen=True)
-class AgentConfig:
-    algorithm: str = "iql"  # bc | filtered-bc | iql
-    extraction: str = "best-of-n"  # none (imitation) | awr | ddpg-bc | best-of-n
-    policy: str = "diffusion"  # gaussian | diffusion
-    hidden: int = 256
-    layers: int = 3
-    critic_hidden: int = 256
-    critic_layers: int = 2
-    diffusion_steps: int = 10
-    denoiser: str = "mlp"  # mlp | resnet (the diffusion policy's noise-prediction network)
-    lr: float = 3e-4
-    lr_schedule: str = "constant"  # constant | cosine (to 0 within each round; policy only)
-    ema: float = 0.0  # Polyak rate of the acting copy of the policy per step (0: no copy)
-    batch_size: int = 256
-    demo_fraction: float = 0.0  # least share of demonstrations in a policy batch (0: uniform)
-    chunk_labels: str = "all"  # all | aligned (autonomous labels only where the agent planned)
-    obs_clip: float = 0.0  # |standardised observation| clipped here (0: no clipping)
-    obs_std_floor: float = STD_FLOOR  # least std of a feature in standardisation (metres)
-    obs_std_floor_unitless: float = STD_FLOOR_UNITLESS  # ... of unitless features (angles)
-    gamma: float = 0.99
-    expectile: float = 0.8
-    target_tau: float = 0.005
-    critic_round0: bool = False  # train Q0 on the demonstrations in round 0
-    awr_beta: float = 3.0
-    awr_max_weight: float = 100.0
-    ddpg_alpha: float = 2.5
-    n_samples: int = 32
-    action_chunk: int = 1  # actions per policy query, executed open-loop (1: per-step)
-    warm_start: bool = True
-
-    @property
-    def extractor_name(self) -> str:
-        return self.algorithm if self.algorithm != "iql" else self.extraction
 
 
 def _tensors(data: Episodes, normalize: Normalizer, chunk: int,
@@ -135,43 +98,55 @@ def cosine_lr(lr: float, step: int, steps: int) -> float:
     return 0.5 * lr * (1.0 + math.cos(math.pi * step / max(steps, 1)))
 
 
+def extractor_of(cfg: AgentConfig) -> Extractor:
+    """The policy extractor of a method: imitation algorithms are their own; a Q-function
+    method names one on the extraction axis."""
+    algorithm = ALGORITHMS[cfg.method.algorithm]
+    if algorithm.imitation:
+        return algorithm.load()()
+    if cfg.method.extraction not in EXTRACTIONS:
+        raise ValueError(f"no extraction {cfg.method.extraction!r} for algorithm "
+                         f"{cfg.method.algorithm!r}")
+    return EXTRACTIONS[cfg.method.extraction].load()()
+
+
 class Agent:
     def __init__(self, cfg: AgentConfig, obs_dim: int, act_dim: int, seed: int,
                  unitless_features: tuple[int, ...] = ()):
-        if cfg.extractor_name not in EXTRACTORS:
-            raise ValueError(
-                f"no extraction {cfg.extractor_name!r} for algorithm {cfg.algorithm!r}"
-            )
         self.cfg, self.obs_dim, self.act_dim, self.seed = cfg, obs_dim, act_dim, seed
-        self.extractor = EXTRACTORS[cfg.extractor_name]
-        self.params = ExtractionParams(awr_beta=cfg.awr_beta, awr_max_weight=cfg.awr_max_weight,
-                                       ddpg_alpha=cfg.ddpg_alpha, n_samples=cfg.n_samples)
+        self.extractor = extractor_of(cfg)
+        self.params = cfg.extraction
         self.generator = torch.Generator().manual_seed(seed)
-        floor = np.full(obs_dim, cfg.obs_std_floor, dtype=np.float32)
-        floor[list(unitless_features)] = cfg.obs_std_floor_unitless
-        self.normalize = Normalizer(obs_dim, clip=cfg.obs_clip, std_floor=floor)
+        floor = np.full(obs_dim, cfg.train.obs_std_floor, dtype=np.float32)
+        floor[list(unitless_features)] = cfg.train.obs_std_floor_unitless
+        self.normalize = Normalizer(obs_dim, clip=cfg.train.obs_clip, std_floor=floor)
         self.rounds_trained = 0
         self.critic_trained = False
         self._build(seed)
 
+    @property
+    def chunk(self) -> int:
+        return self.cfg.networks.action_chunk
+
     def _build(self, seed: int) -> None:
-        cfg = self.cfg
+        net, algorithm = self.cfg.networks, ALGORITHMS[self.cfg.method.algorithm]
         with seeded(seed):
-            self.policy = POLICIES[cfg.policy](
-                self.obs_dim, self.act_dim * cfg.action_chunk, hidden=cfg.hidden, layers=cfg.layers,
-                diffusion_steps=cfg.diffusion_steps, denoiser=cfg.denoiser,
+            self.policy = POLICIES[self.cfg.method.policy](
+                self.obs_dim, self.act_dim * net.action_chunk, hidden=net.hidden,
+                layers=net.layers, diffusion_steps=net.diffusion_steps, denoiser=net.denoiser,
             )
             self.critic = (
-                IQLCritic(self.obs_dim, self.act_dim * cfg.action_chunk, cfg.critic_hidden,
-                          cfg.critic_layers)
-                if self.extractor.needs_critic else None
+                algorithm.load()(self.obs_dim, self.act_dim * net.action_chunk,
+                                 net.critic_hidden, net.critic_layers)
+                if algorithm.needs_critic else None
             )
         self.policy_ema = (copy.deepcopy(self.policy).requires_grad_(False)
-                           if cfg.ema > 0 else None)
-        self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, fused=True)
+                           if self.cfg.train.ema > 0 else None)
+        lr = self.cfg.train.lr
+        self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=lr, fused=True)
         self.critic_opt = (
             torch.optim.Adam(
-                [*self.critic.q.parameters(), *self.critic.v.parameters()], lr=cfg.lr, fused=True
+                [*self.critic.q.parameters(), *self.critic.v.parameters()], lr=lr, fused=True
             )
             if self.critic is not None else None
         )
@@ -185,14 +160,14 @@ class Agent:
         """Round 0: the base policy, behaviour cloning on the demonstrations; then Q0 on the
         demonstrations if this is a Q-function method with `critic_round0`."""
         out = self.train_base_policy(demos, steps)
-        if self.critic is not None and self.cfg.critic_round0:
+        if self.critic is not None and self.cfg.train.critic_round0:
             out.update(self.train_base_critic(demos, steps))
         return out
 
     def train_base_policy(self, demos: Episodes, steps: int) -> dict[str, float]:
         """pi0: behaviour cloning on the demonstrations, the same for every method."""
         empty = Episodes.empty(self.obs_dim, self.act_dim)
-        out = self._train(demos, empty, steps, EXTRACTORS["bc"], None, self.generator)
+        out = self._train(demos, empty, steps, BASE_EXTRACTOR, None, self.generator)
         return {k: v for k, v in out.items() if not k.startswith(("critic", "q_"))}
 
     def train_base_critic(self, demos: Episodes, steps: int) -> dict[str, float]:
@@ -216,15 +191,15 @@ class Agent:
         """Indices of the policy's training transitions among the demonstrations and among the
         autonomous episodes."""
         keep = extractor.policy_transitions(data)
-        if self.cfg.chunk_labels == "aligned":
+        if self.cfg.train.chunk_labels == "aligned":
             is_demo = np.arange(data.n_transitions) < n_demo
-            keep = keep & (is_demo | plan_aligned(data, self.cfg.action_chunk))
+            keep = keep & (is_demo | plan_aligned(data, self.chunk))
         idx = torch.as_tensor(np.flatnonzero(keep))
         return idx[idx < n_demo], idx[idx >= n_demo]
 
     def _train(self, demos: Episodes, autonomous: Episodes, steps: int, extractor,
                critic, g: torch.Generator) -> dict[str, float]:
-        cfg = self.cfg
+        cfg = self.cfg.train
         if self.rounds_trained > 0 and not cfg.warm_start and extractor is not None:
             self._build(self.seed + 7919 * self.rounds_trained)
             self.critic_trained = False
@@ -232,7 +207,7 @@ class Agent:
         self.normalize.fit(demos.obs)
         data = demos + autonomous
         n_demo = demos.n_transitions
-        tensors = _tensors(data, self.normalize, cfg.action_chunk, cfg.gamma)
+        tensors = _tensors(data, self.normalize, self.chunk, self.cfg.critic.gamma)
         everything = torch.arange(data.n_transitions)
         critic_pools = (everything[:n_demo], everything[n_demo:])
         policy_pools = (self._policy_pools(data, n_demo, extractor) if extractor is not None
@@ -251,12 +226,12 @@ class Agent:
         for step in range(steps):
             if critic is not None:
                 batch = _take(tensors, mixed_batch(*critic_pools, cfg.batch_size, 0.0, g))
-                v_loss, q_loss = critic.losses(batch, cfg.expectile)
+                v_loss, q_loss = critic.losses(batch, self.cfg.critic.expectile)
                 _check("critic", v_loss + q_loss, step)
                 self.critic_opt.zero_grad(set_to_none=True)
                 (v_loss + q_loss).backward()
                 self.critic_opt.step()
-                critic.update_target(cfg.target_tau)
+                critic.update_target(self.cfg.critic.target_tau)
             if extractor is not None:
                 if critic is None or not shared:
                     batch = _take(tensors, mixed_batch(*policy_pools, cfg.batch_size, fraction, g))
@@ -298,14 +273,15 @@ class Agent:
         n_pol_demo, n_pol_auto = len(policy_pools[0]), len(policy_pools[1])
         out = {
             "demo_share_data": n_pol_demo / max(n_pol_demo + n_pol_auto, 1),
-            "demo_share_batch": batch_demo_share(n_pol_demo, n_pol_auto, self.cfg.demo_fraction),
+            "demo_share_batch": batch_demo_share(n_pol_demo, n_pol_auto,
+                                                 self.cfg.train.demo_fraction),
             "obs_clipped_share": self.normalize.clipped_share(torch.as_tensor(data.obs)),
             "q_success": float("nan"),
             "q_failure": float("nan"),
         }
         g = torch.Generator().manual_seed(self.seed + DIAGNOSTIC_STREAM)
         if extractor is not None and critic is not None:
-            idx = mixed_batch(*policy_pools, DIAGNOSTIC_ROWS, self.cfg.demo_fraction, g)
+            idx = mixed_batch(*policy_pools, DIAGNOSTIC_ROWS, self.cfg.train.demo_fraction, g)
             out.update(extractor.diagnostics(critic, _take(tensors, idx), self.params))
         if critic is not None and data.n_transitions > n_demo:
             q = critic.q_min(tensors["obs"][n_demo:], tensors["chunks"][n_demo:]).numpy()
@@ -322,11 +298,10 @@ class Agent:
         and masks as training, from a random stream of its own."""
         if data.n_transitions == 0 or not bool(self.normalize.fitted):
             return float("nan")
-        cfg = self.cfg
-        tensors = _tensors(data, self.normalize, cfg.action_chunk, cfg.gamma)
+        tensors = _tensors(data, self.normalize, self.chunk, self.cfg.critic.gamma)
         rows = np.ones(data.n_transitions, dtype=bool)
-        if cfg.chunk_labels == "aligned":
-            rows = plan_aligned(data, cfg.action_chunk)
+        if self.cfg.train.chunk_labels == "aligned":
+            rows = plan_aligned(data, self.chunk)
         g = torch.Generator().manual_seed(self.seed + DIAGNOSTIC_STREAM)
         idx = torch.as_tensor(np.flatnonzero(rows))
         idx = idx[torch.randperm(len(idx), generator=g)[:DIAGNOSTIC_ROWS]]
@@ -339,10 +314,10 @@ class Agent:
         """A chunk of actions per observation, (B, obs_dim) -> (B, H, act_dim), no noise."""
         obs_t = self.normalize(torch.as_tensor(obs, dtype=torch.float32))
         base = self.critic is not None and not self.critic_trained
-        extractor = EXTRACTORS["bc"] if base else self.extractor
+        extractor = BASE_EXTRACTOR if base else self.extractor
         chunk = extractor.act(self.acting_policy, self.critic, obs_t, self.params,
                               self.generator)
-        return chunk.numpy().reshape(len(obs), self.cfg.action_chunk, self.act_dim)
+        return chunk.numpy().reshape(len(obs), self.chunk, self.act_dim)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """The next action for each observation, (B, obs_dim) -> (B, act_dim), no noise (the
@@ -365,7 +340,7 @@ class Agent:
 
     def load_base_policy_state(self, state: dict) -> None:
         self.rounds_trained = state["rounds_trained"]
-        if self.rounds_trained > 0 and not self.cfg.warm_start:
+        if self.rounds_trained > 0 and not self.cfg.train.warm_start:
             self._build(self.seed + 7919 * (self.rounds_trained - 1))
         self.normalize.load_state_dict(state["normalize"])
         self.policy.load_state_dict(state["policy"])

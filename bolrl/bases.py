@@ -17,7 +17,6 @@ wait for it, then load it.
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import hashlib
 import json
@@ -27,15 +26,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bolrl.results import study_dir, write_atomic
+from bolrl.files import write_atomic
+from bolrl.results import study_dir
 
 if TYPE_CHECKING:  # the keys need no torch: run-grid orders cells before importing it
     from bolrl.agent import Agent
     from bolrl.data import Episodes
     from bolrl.study import Cell
 
-# Settings of AgentConfig that do not touch round 0's policy training: the method, the
-# critic's, and what only acts on autonomous data (which round 0 has none of).
+# Settings of the learner (Cell.config()["agent"]) that do not touch round 0's policy
+# training: the method, the critic's, and what only acts on autonomous data (which round 0
+# has none of).
 NOT_POLICY = frozenset({
     "algorithm", "extraction", "critic_hidden", "critic_layers", "gamma", "expectile",
     "target_tau", "critic_round0", "awr_beta", "awr_max_weight", "ddpg_alpha", "n_samples",
@@ -51,9 +52,9 @@ def _hash(blob: dict) -> str:
 
 def policy_settings(cell: Cell) -> dict:
     """Everything pi0 depends on."""
-    agent = {k: v for k, v in dataclasses.asdict(cell.agent).items() if k not in NOT_POLICY}
+    agent = {k: v for k, v in cell.config()["agent"].items() if k not in NOT_POLICY}
     return {"task": cell.task_spec.as_dict(), "seed": cell.seed, "demos": cell.demos,
-            "steps_round0": cell.steps_round0, "agent": agent}
+            "steps_round0": cell.train.steps_round0, "agent": agent}
 
 
 def policy_key(cell: Cell) -> str:
@@ -63,7 +64,7 @@ def policy_key(cell: Cell) -> str:
 def critic_key(cell: Cell) -> str:
     """Q0 depends on pi0's settings too: the critic is initialised from the same seeded
     stream, after the policy."""
-    critic = {k: getattr(cell.agent, k) for k in CRITIC}
+    critic = {k: cell.config()["agent"][k] for k in CRITIC}
     return _hash({**policy_settings(cell), "critic": critic})
 
 
@@ -107,11 +108,12 @@ def train_round0(cell: Cell, agent: Agent, demos: Episodes, results: Path) -> di
     """Round 0 of a cell: pi0, and Q0 where the method has one, from the shared store."""
     root = bases_dir(results, cell.study)
     losses = load_or_train(root / f"pi0-{policy_key(cell)}.pt",
-                           lambda: agent.train_base_policy(demos, cell.steps_round0),
+                           lambda: agent.train_base_policy(demos, cell.train.steps_round0),
                            agent.base_policy_state, agent.load_base_policy_state)
-    if agent.critic is not None and cell.agent.critic_round0:
+    if agent.critic is not None and cell.train.critic_round0:
+        steps = cell.train.steps_round0
         critic_losses = load_or_train(root / f"q0-{critic_key(cell)}.pt",
-                                      lambda: agent.train_base_critic(demos, cell.steps_round0),
+                                      lambda: agent.train_base_critic(demos, steps),
                                       agent.critic_state, agent.load_critic_state)
         losses = {**losses, **critic_losses}
     return losses

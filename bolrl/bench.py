@@ -95,26 +95,42 @@ def _macs(shapes: list[tuple[int, int]]) -> int:
     return sum(i * o for i, o in shapes)
 
 
-def step_flops(cfg, obs_dim: int, act_dim: int) -> float:
-    """Floating-point operations of one gradient step, counted from the layer shapes
-    (2 per multiply-add; a backward pass costs twice its forward). Activations, norms and
-    the optimizer are left out: this is the matmul work the step cannot avoid."""
-    from bolrl.policies.diffusion import TIME_EMBEDDING
+def linear_macs(module) -> int:
+    """Multiply-adds of one pass of a network's linear layers for one input row, read from the
+    modules (ensembles count each member)."""
+    from torch import nn
 
-    a = act_dim * cfg.action_chunk
-    diffusion = cfg.policy == "diffusion"
-    pol = _macs(_layer_shapes(obs_dim + (a + TIME_EMBEDDING if diffusion else 0), cfg.hidden,
-                              cfg.layers, a if diffusion else 2 * a))
-    q = 2 * _macs(_layer_shapes(obs_dim + a, cfg.critic_hidden, cfg.critic_layers, 1))
-    v = _macs(_layer_shapes(obs_dim, cfg.critic_hidden, cfg.critic_layers, 1))
+    from bolrl.nets import EnsembleLinear
+
+    total = 0
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            total += m.in_features * m.out_features
+        elif isinstance(m, EnsembleLinear):
+            total += m.weight.numel()
+    return total
+
+
+def step_flops(agent) -> float:
+    """Floating-point operations of one gradient step of an agent, counted from its layers
+    (2 per multiply-add; a backward pass costs twice its forward). What the step does comes
+    from the method's registry entries. Activations, norms and the optimizer are left out:
+    this is the matmul work the step cannot avoid."""
+    from bolrl.registry import EXTRACTIONS, POLICIES
+
+    cfg = agent.cfg
+    pol = linear_macs(agent.policy)
     macs = 3 * pol  # the policy's own loss, forward and backward
-    if cfg.algorithm == "iql":
+    if agent.critic is not None:
+        q, v = linear_macs(agent.critic.q), linear_macs(agent.critic.v)
         macs += 3 * q + q + 3 * v + v  # Q online fwd+bwd, Q target fwd, V(s) fwd+bwd, V(s')
-        if cfg.extraction == "awr":
+        extraction = EXTRACTIONS[cfg.method.extraction]
+        if extraction.weights_by_critic:
             macs += q + v
-        elif cfg.extraction == "ddpg-bc":
-            macs += 3 * pol * (cfg.diffusion_steps if diffusion else 1) + 3 * q
-    return 2.0 * macs * cfg.batch_size
+        if extraction.grad_through_sampling:
+            passes = POLICIES[cfg.method.policy].passes_per_sample(cfg.networks)
+            macs += 3 * pol * passes + 3 * q
+    return 2.0 * macs * cfg.train.batch_size
 
 
 def matmul_reference_gflops(shapes: list[tuple[int, int]], batch: int,
@@ -137,26 +153,29 @@ def matmul_reference_gflops(shapes: list[tuple[int, int]], batch: int,
 
 def bench_train(base, obs_dim: int = 20, act_dim: int = 5, steps: int = 100,
                 act_batch: int = 100) -> dict:
-    """Gradient steps/s of every (policy, extraction) pair, and actions/s when acting on a
-    batch of `act_batch` observations, for the sizes in `base` (an AgentConfig)."""
+    """Gradient steps/s of every method of the registries (each policy class with each
+    imitation algorithm and each extraction of each Q-function algorithm), and actions/s when
+    acting on a batch of `act_batch` observations, for the sizes in `base` (an AgentConfig)."""
     import dataclasses
 
     import torch
 
     from bolrl.agent import Agent
+    from bolrl.config import Method
+    from bolrl.registry import ALGORITHMS, EXTRACTIONS, NO_EXTRACTION, POLICIES, method_name
 
     torch.set_num_threads(1)
     data = synthetic_episodes(5000, obs_dim, act_dim)
     demos = data.first_episodes(data.n_episodes // 10)
     autonomous = data.split(demos.n_transitions)[1]
     obs = data.obs[:act_batch]
-    pairs = [("bc", "none"), ("filtered-bc", "none"), ("iql", "awr"), ("iql", "ddpg-bc"),
-             ("iql", "best-of-n")]
+    pairs = [(name, NO_EXTRACTION) if a.imitation else (name, extraction)
+             for name, a in ALGORITHMS.items()
+             for extraction in ([NO_EXTRACTION] if a.imitation else EXTRACTIONS)]
     out = {}
-    for policy in ("gaussian", "diffusion"):
+    for policy in POLICIES:
         for algorithm, extraction in pairs:
-            cfg = dataclasses.replace(base, algorithm=algorithm, extraction=extraction,
-                                      policy=policy)
+            cfg = dataclasses.replace(base, method=Method(algorithm, extraction, policy))
             agent = Agent(cfg, obs_dim, act_dim, seed=0)
             agent.train(demos, autonomous, 5)
             start = time.perf_counter()
@@ -168,17 +187,20 @@ def bench_train(base, obs_dim: int = 20, act_dim: int = 5, steps: int = 100,
                 agent.act(obs)
                 reps += 1
             act_rate = reps * len(obs) / (time.perf_counter() - start)
-            name = f"{policy}/{algorithm if algorithm != 'iql' else extraction}"
-            achieved = step_flops(cfg, obs_dim, act_dim) * train_rate / 1e9
+            name = method_name(algorithm, extraction, policy)
+            achieved = step_flops(agent) * train_rate / 1e9
             out[name] = {"grad_steps_per_s": round(train_rate, 1),
                          "actions_per_s": round(act_rate, 1),
                          "achieved_gflops": round(achieved, 1)}
-    shapes = _layer_shapes(obs_dim + act_dim + 16, base.hidden, base.layers, act_dim)
-    out["matmul_reference_gflops"] = round(matmul_reference_gflops(shapes, base.batch_size), 1)
-    out["sizes"] = {"hidden": base.hidden, "layers": base.layers,
-                    "critic_hidden": base.critic_hidden, "critic_layers": base.critic_layers,
-                    "batch_size": base.batch_size, "diffusion_steps": base.diffusion_steps,
-                    "n_samples": base.n_samples, "act_batch": act_batch, "threads": 1}
+    net = base.networks
+    shapes = _layer_shapes(obs_dim + act_dim + 16, net.hidden, net.layers, act_dim)
+    out["matmul_reference_gflops"] = round(
+        matmul_reference_gflops(shapes, base.train.batch_size), 1)
+    out["sizes"] = {"hidden": net.hidden, "layers": net.layers, "denoiser": net.denoiser,
+                    "critic_hidden": net.critic_hidden, "critic_layers": net.critic_layers,
+                    "batch_size": base.train.batch_size, "diffusion_steps": net.diffusion_steps,
+                    "n_samples": base.extraction.n_samples, "act_batch": act_batch,
+                    "threads": 1}
     return out
 
 

@@ -105,40 +105,25 @@ def tasks(
 
 
 def _check_task(name, imports, expert, success, horizon, episodes, seed) -> None:
-    import time
-
-    import numpy as np
-
-    from bolrl.demos import expert_success_rate
-    from bolrl.envs import get_task
-    from bolrl.envs.batched import env_seeds
-    from bolrl.envs.external import TaskError, TaskSpec, is_external
+    from bolrl.envs.external import TaskError, TaskSpec, is_external, probe
 
     if not is_external(name):
         fail(f"--check: {name!r} is not an external task; write gym:ENV-ID or "
              f"module.path:make_env")
     spec = TaskSpec(name, imports=imports, horizon=horizon, success=success, expert=expert)
     try:
-        task = get_task(spec)
+        found = probe(spec, episodes, seed)
     except TaskError as exc:
         fail(str(exc))
+    task = found.task
     console.print(f"[green]ok[/] {escape(name)}: observation {task.obs_dim} floats, action "
                   f"{task.act_dim} floats (Box, finite bounds), horizon {task.horizon}")
     source = f"success function {success}" if success else "info['is_success']"
     console.print(f"[green]ok[/] success signal: {escape(source)}")
-    env = task.batch(env_seeds(seed, 16))
-    rng = np.random.default_rng(seed)
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < 1.0:
-        env.step(rng.uniform(-1, 1, (env.n, task.act_dim)))
-        steps += env.n
-    console.print(f"[green]ok[/] {steps / (time.perf_counter() - start):,.0f} steps/s "
+    console.print(f"[green]ok[/] {found.steps_per_s:,.0f} steps/s "
                   f"(16 environments, Gymnasium SyncVectorEnv, random actions)")
-    if expert:
-        try:
-            rate = expert_success_rate(task, episodes, seed)
-        except Exception as exc:  # the user's expert raised: say so in one line
-            fail(f"the expert {expert} failed: {type(exc).__name__}: {exc}")
+    if found.expert_success is not None:
+        rate = found.expert_success
         mark = "[green]ok[/]" if rate >= 0.5 else "[yellow]warning[/]"
         console.print(f"{mark} expert success {100 * rate:.0f}% over {episodes} episodes")
     else:
@@ -219,7 +204,7 @@ def _bench_cell(output: Path) -> None:
 
 def _bench_train(output: Path) -> None:
     from bolrl import bench as benchmarks
-    from bolrl.agent import AgentConfig
+    from bolrl.config import AgentConfig
 
     base = AgentConfig()
     with console.status("measuring training and acting throughput (1 thread)..."):
@@ -301,10 +286,17 @@ def show(
     study: str = STUDY_ARG,
     ids: bool = typer.Option(False, "--ids", help="Print only the cell ids, one per line "
                              "(for job arrays)."),
+    keys: bool = typer.Option(False, "--keys", help="Print every key a study file can set, "
+                              "with its default, allowed values and meaning."),
 ) -> None:
     """Print a study's grid without running it: cells, dropped combinations, estimated cost."""
     from bolrl.cost import estimate_seconds
 
+    if keys:
+        from bolrl.study import keys_markdown
+
+        print(keys_markdown())
+        return
     s = _load_study(study)
     if ids:
         for c in s.cells:
@@ -317,7 +309,7 @@ def show(
     for c in s.cells:
         est = estimate_seconds(c)
         total += est
-        table.add_row(c.cell_id, c.task, str(c.seed), c.method, str(c.episodes_per_round),
+        table.add_row(c.cell_id, c.task, str(c.seed), c.method_name, str(c.episodes_per_round),
                       str(c.rounds), _fmt_duration(est))
     console.print(table)
     for point, reason in s.dropped:

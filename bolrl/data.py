@@ -9,13 +9,13 @@ file format documented in the README).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from bolrl.files import write_atomic
 
 
 @dataclass(frozen=True)
@@ -105,19 +105,14 @@ class Episodes:
 
     def save(self, path: Path, **metadata) -> None:
         """Write atomically (a temporary file renamed into place)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f.name: getattr(self, f.name) for f in fields(self)}
         arrays.update({k: np.asarray(v) for k, v in metadata.items()})
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-        os.close(fd)
-        try:
+
+        def write(tmp: str) -> None:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+
+        write_atomic(Path(path), write)
 
     @staticmethod
     def load(path: Path) -> Episodes:

@@ -2,8 +2,10 @@
 from the data, and from the Q-function where there is one.
 
 Each extractor says which transitions the policy is trained on, what its training loss is,
-and how it acts. Looked up by name in `EXTRACTORS`. The policy's labels come with a mask
-(batch["mask"]) that leaves out chunk actions padded past an episode's end.
+and how it acts. Looked up by name in `bolrl.registry` (ALGORITHMS for the imitation
+baselines, EXTRACTIONS for Q-function methods), which also says what each one costs. The
+policy's labels come with a mask (batch["mask"]) that leaves out chunk actions padded past
+an episode's end.
 
 - `bc`          imitation on all data:        L = E[ l_BC(s, a) ]
 - `filtered-bc` imitation on successful episodes only (the prior batch online work)
@@ -22,22 +24,13 @@ holds with a = the chunk; with H = 1 the chunk is the action.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
+from bolrl.config import ExtractionTable
 from bolrl.critics import IQLCritic
 from bolrl.data import Episodes
 from bolrl.policies import Policy
-
-
-@dataclass(frozen=True)
-class ExtractionParams:
-    awr_beta: float = 3.0
-    awr_max_weight: float = 100.0
-    ddpg_alpha: float = 2.5
-    n_samples: int = 32
 
 
 def awr_weights(q: torch.Tensor, v: torch.Tensor, beta: float, max_weight: float) -> torch.Tensor:
@@ -58,45 +51,37 @@ def best_of_n(candidates: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 
 class Extractor:
-    name = ""
-    needs_critic = False
-
     def policy_transitions(self, data: Episodes) -> np.ndarray:
         """Which transitions of `data` the policy trains on, (T,) bool."""
         return np.ones(data.n_transitions, dtype=bool)
 
     def policy_loss(self, policy: Policy, critic: IQLCritic | None, batch: dict,
-                    p: ExtractionParams, g: torch.Generator) -> torch.Tensor:
+                    p: ExtractionTable, g: torch.Generator) -> torch.Tensor:
         return policy.loss(batch["obs"], batch["chunks"], generator=g, mask=batch.get("mask"))
 
     @torch.no_grad()
     def diagnostics(self, critic: IQLCritic | None, batch: dict,
-                    p: ExtractionParams) -> dict[str, float]:
+                    p: ExtractionTable) -> dict[str, float]:
         """Figures that explain this method's training on a batch (recorded per round)."""
         return {}
 
     @torch.no_grad()
     def act(self, policy: Policy, critic: IQLCritic | None, obs: torch.Tensor,
-            p: ExtractionParams, g: torch.Generator) -> torch.Tensor:
+            p: ExtractionTable, g: torch.Generator) -> torch.Tensor:
         """A chunk of actions per observation, (B, H * act_dim)."""
         return policy.act(obs, g)
 
 
 class BC(Extractor):
-    name = "bc"
+    pass
 
 
 class FilteredBC(Extractor):
-    name = "filtered-bc"
-
     def policy_transitions(self, data: Episodes) -> np.ndarray:
         return data.transition_success
 
 
 class AWR(Extractor):
-    name = "awr"
-    needs_critic = True
-
     def policy_loss(self, policy, critic, batch, p, g):
         with torch.no_grad():
             w = self._weights(critic, batch, p)
@@ -114,9 +99,6 @@ class AWR(Extractor):
 
 
 class DDPGBC(Extractor):
-    name = "ddpg-bc"
-    needs_critic = True
-
     def policy_loss(self, policy, critic, batch, p, g):
         bc = policy.loss(batch["obs"], batch["chunks"], generator=g, mask=batch.get("mask"))
         q = critic.q_min(batch["obs"], policy.differentiable_action(batch["obs"], g),
@@ -126,16 +108,9 @@ class DDPGBC(Extractor):
 
 
 class BestOfN(Extractor):
-    name = "best-of-n"
-    needs_critic = True
-
     @torch.no_grad()
     def act(self, policy, critic, obs, p, g):
         candidates = policy.sample(obs, p.n_samples, g)  # (B, N, H * A)
         b, n, d = candidates.shape
         q = critic.q_min(obs.repeat_interleave(n, 0), candidates.reshape(b * n, d), target=True)
         return best_of_n(candidates, q.view(b, n))
-
-
-EXTRACTORS: dict[str, Extractor] = {e.name: e for e in (BC(), FilteredBC(), AWR(), DDPGBC(),
-                                                        BestOfN())}

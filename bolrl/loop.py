@@ -30,14 +30,13 @@ from bolrl.data import Episodes
 from bolrl.demos import demonstrations
 from bolrl.envs import get_task
 from bolrl.envs.batched import env_seeds
-from bolrl.noise import NOISES, Noise
-from bolrl.results import run_dir, versions, write_atomic
+from bolrl.files import write_atomic
+from bolrl.noise import Noise
+from bolrl.registry import NOISES
+from bolrl.results import make_row, run_dir
 from bolrl.rollout import rollout
 from bolrl.study import Cell
 
-# Per-round diagnostics from training (see Agent._diagnostics), NaN where they do not apply.
-DIAGNOSTICS = ("demo_share_data", "demo_share_batch", "obs_clipped_share", "awr_ess",
-               "q_success", "q_failure")
 EVAL_STREAM = 2000
 COLLECT_STREAM = 3000
 
@@ -55,7 +54,8 @@ class AgentActor:
                  noise_dims: tuple[int, ...] = ()):
         self.agent, self.noise = agent, noise
         self.noise_dims = list(noise_dims)
-        self.plans = np.zeros((0, agent.cfg.action_chunk, agent.act_dim), dtype=np.float32)
+        self.chunk = agent.cfg.networks.action_chunk
+        self.plans = np.zeros((0, self.chunk, agent.act_dim), dtype=np.float32)
         self.step_in_plan = np.zeros(0, dtype=np.int64)  # == chunk: a new chunk is due
 
     def begin(self, rows: np.ndarray) -> None:
@@ -65,12 +65,12 @@ class AgentActor:
             self.plans = np.concatenate([self.plans, np.zeros((grow, *self.plans.shape[1:]),
                                                               dtype=np.float32)])
             self.step_in_plan = np.concatenate([self.step_in_plan, np.zeros(grow, np.int64)])
-        self.step_in_plan[rows] = self.agent.cfg.action_chunk
+        self.step_in_plan[rows] = self.chunk
         if self.noise is not None:
             self.noise.begin(rows)
 
     def act(self, rows: np.ndarray, obs: np.ndarray, state: np.ndarray) -> np.ndarray:
-        need = self.step_in_plan[rows] >= self.agent.cfg.action_chunk
+        need = self.step_in_plan[rows] >= self.chunk
         if need.any():
             self.plans[rows[need]] = self.agent.plan(obs[need])
             self.step_in_plan[rows[need]] = 0
@@ -102,33 +102,22 @@ def collect(cell: Cell, agent: Agent, round_index: int) -> Episodes:
     n = min(cell.episodes_per_round, cell.n_envs)
     seeds = env_seeds(cell.seed, n, stream=COLLECT_STREAM + round_index)
     dims = noise_dims(cell, task)
-    noise = NOISES[cell.noise](n, len(dims), task.horizon, cell.noise_params,
+    noise = NOISES[cell.noise].load()(n, len(dims), task.horizon, cell.noise_params,
                                np.random.default_rng([cell.seed, round_index, 17]))
     return rollout(task, seeds, AgentActor(agent, noise, dims), cell.episodes_per_round)
 
 
 def _row(cell: Cell, round_index: int, **values) -> dict:
-    row = {
-        "study": cell.study,
-        "cell_id": cell.cell_id,
-        "task": cell.task,
-        "seed": cell.seed,
-        "algorithm": cell.algorithm,
-        "extraction": cell.extraction,
-        "policy": cell.policy,
-        "noise": cell.noise,
-        "method": cell.method,
-        "episodes_per_round": cell.episodes_per_round,
-        "round": round_index,
-        "demos": cell.demos,
-        "status": "ok",
-        "error": "",
-        "config": json.dumps(cell.config(), sort_keys=True),
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        **versions(),
-    }
-    row.update(values)
-    return row
+    """A results row of this cell and round: who it is, then the round's `values`."""
+    identity = dict(
+        study=cell.study, cell_id=cell.cell_id, task=cell.task, seed=cell.seed,
+        algorithm=cell.algorithm, extraction=cell.extraction, policy=cell.policy,
+        noise=cell.noise, method=cell.method_name, episodes_per_round=cell.episodes_per_round,
+        round=round_index, demos=cell.demos, status="ok",
+        config=json.dumps(cell.config(), sort_keys=True),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    return make_row(**{**identity, **values})
 
 
 def _save_checkpoint(rdir: Path, round_index: int, agent: Agent, data: Episodes, rows: list,
@@ -191,7 +180,7 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
                 data = data + new
             say(cell.cell_id, round_index, "train")
             t0 = time.perf_counter()
-            steps = cell.steps_round0 if round_index == 0 else cell.steps_per_round
+            steps = cell.train.steps_round0 if round_index == 0 else cell.train.steps_per_round
             demos, autonomous = data.split(demo_transitions)
             if steps == 0:
                 losses = {}
@@ -213,12 +202,8 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
                 eval_success_rate=success,
                 eval_episodes=cell.eval_episodes,
                 eval_episode_length=length,
-                policy_loss=losses.get("policy_loss", float("nan")),
-                critic_q_loss=losses.get("critic_q_loss", float("nan")),
-                critic_v_loss=losses.get("critic_v_loss", float("nan")),
-                q_mean=losses.get("q_mean", float("nan")),
                 policy_loss_new=loss_new,
-                **{k: losses.get(k, float("nan")) for k in DIAGNOSTICS},
+                **losses,
                 grad_steps=previous_steps + steps,
                 collect_s=collect_s, train_s=train_s, eval_s=eval_s,
             ))

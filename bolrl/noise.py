@@ -4,7 +4,8 @@ Every process has unit stationary variance per action dimension and is multiplie
 it is added to the action dimensions listed in `dims` (empty: the task's own choice, the
 gripper's translation for the embedded tasks, every dimension for external ones) and the noisy
 action is clipped to [-1, 1]. Per environment row, a process restarts with each
-episode (`begin`) and advances one step per action (`sample`).
+episode (`begin`) and advances one step per action (`sample`). The processes are looked up by
+name in `bolrl.registry.NOISES`.
 
 - `none`   zero
 - `white`  i.i.d. N(0, 1) per step
@@ -17,17 +18,9 @@ episode (`begin`) and advances one step per action (`sample`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-
-@dataclass(frozen=True)
-class NoiseParams:
-    sigma: float = 0.1
-    theta: float = 0.15
-    beta: float = 1.0
-    dims: tuple[int, ...] = ()  # action dimensions that get noise (empty: the task's choice)
+from bolrl.config import NoiseTable
 
 
 def ou_step(x: np.ndarray, theta: float, rng: np.random.Generator) -> np.ndarray:
@@ -57,7 +50,7 @@ class Noise:
 
     name = ""
 
-    def __init__(self, rows: int, dims: int, horizon: int, params: NoiseParams,
+    def __init__(self, rows: int, dims: int, horizon: int, params: NoiseTable,
                  rng: np.random.Generator):
         self.rows, self.dims, self.horizon, self.p, self.rng = rows, dims, horizon, params, rng
 
@@ -113,6 +106,3 @@ class PinkNoise(Noise):
         out = self.seq[rows, :, t]
         self.t[rows] += 1
         return self.p.sigma * out
-
-
-NOISES: dict[str, type[Noise]] = {n.name: n for n in (NoNoise, WhiteNoise, OUNoise, PinkNoise)}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from bolrl import __version__
+from bolrl.files import write_atomic
 
 SCHEMA_VERSION = 1
 
@@ -94,25 +94,24 @@ def run_dir(results: Path, study: str, cell_id: str) -> Path:
     return study_dir(results, study) / "runs" / cell_id
 
 
+_EMPTY = {"string": "", "int64": 0, "float64": float("nan")}
+
+
+def make_row(**values) -> dict:
+    """A results row: the given columns, and every other column of SCHEMA empty (NaN for
+    numbers that do not apply, "" for text). A name outside the schema is a bug."""
+    unknown = set(values) - set(SCHEMA)
+    if unknown:
+        raise KeyError(f"not columns of the results schema: {', '.join(sorted(unknown))}")
+    row = {column: _EMPTY[dtype] for column, dtype in SCHEMA.items()}
+    row.update(versions())
+    row.update(values)
+    return row
+
+
 def to_frame(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(SCHEMA))
     return frame.astype(SCHEMA)
-
-
-def write_atomic(path: Path, write) -> None:
-    """Call write(tmp_path), then rename the temporary file to `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_cell(results: Path, study: str, cell_id: str, rows: list[dict]) -> Path:

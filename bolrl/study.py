@@ -1,31 +1,18 @@
 """Study files: the TOML schema, validation with clear errors, and grid expansion into cells.
 
-A study file has these tables (every knob of a study is visible here; defaults below):
+A study file has the tables of `bolrl.config` ([study], [train], [networks], [critic],
+[extraction], [noise], [axes]; `bolrl show --keys` lists every key with its default, bounds
+and meaning), plus
 
-    [study]       name, description, tasks, seeds, rounds, episodes_per_round, eval_episodes,
-                  n_envs (environments stepped together), demos (per task: {lift = 10, ...})
-    [train]       steps_round0, steps_per_round, batch_size, lr, lr_schedule (constant |
-                  cosine), ema (rate of the acting copy of the policy; 0: none), warm_start,
-                  critic_round0 (Q0 on the demonstrations), demo_fraction (least share of
-                  demonstrations in a policy batch: a number, or a table per algorithm),
-                  chunk_labels (all | aligned), obs_clip, obs_std_floor, obs_std_floor_unitless
-    [networks]    hidden, layers, critic_hidden, critic_layers, diffusion_steps, denoiser
-                  (mlp | resnet), action_chunk (actions predicted per policy query and
-                  executed open-loop)
-    [critic]      gamma, expectile, target_tau
-    [extraction]  awr_beta, awr_max_weight, ddpg_alpha, n_samples
-    [noise]       sigma, theta (OU), beta (colored noise exponent), dims (action dimensions
-                  that get noise; empty: the task's, the translation of the embedded tasks)
-    [axes]        algorithm, extraction, policy, noise, and optionally episodes_per_round:
-                  lists of values, expanded as a grid (task x seed x axes)
     [[cells]]     extra cells, each naming axis values (and optionally task and seed)
     [tasks."<name>"]  options of an external Gymnasium task named in [study].tasks
                   (`gym:ENV-ID` or `module.path:make_env`): imports, horizon, success,
                   expert, demos_file (see bolrl.envs.external)
 
-Combinations that make no sense are dropped with a stated reason: imitation (`bc`,
-`filtered-bc`) has no extraction (`none` only), and the Q-function (`iql`) needs one.
-A cell id is a stable hash of the cell's full configuration.
+Parsing, types, bounds and defaults all come from the config classes. Axis values are looked
+up in `bolrl.registry`. Combinations that make no sense are dropped with a stated reason:
+imitation (`bc`, `filtered-bc`) has no extraction (`none` only), and a Q-function method
+needs one. A cell id is a stable hash of the cell's full configuration (`Cell.config`).
 """
 
 from __future__ import annotations
@@ -40,104 +27,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bolrl.agent import ALGORITHMS, CHUNK_LABELS, LR_SCHEDULES, AgentConfig
+from bolrl.config import (
+    TABLES,
+    AgentConfig,
+    CriticTable,
+    ExtractionTable,
+    Method,
+    NetworksTable,
+    NoiseTable,
+    TrainTable,
+    bounds_text,
+    in_bounds,
+    knobs,
+)
 from bolrl.envs import TASKS, get_task
 from bolrl.envs.external import TaskError, TaskSpec, is_external
-from bolrl.extraction import EXTRACTORS
-from bolrl.noise import NOISES, NoiseParams
-from bolrl.policies import POLICIES
-from bolrl.policies.diffusion import DENOISERS
+from bolrl.registry import ALGORITHMS, EXTRACTIONS, NO_EXTRACTION, NOISES, POLICIES, method_name
 
-EXTRACTIONS = ("none", *(name for name, e in EXTRACTORS.items() if e.needs_critic))
 AXES = ("algorithm", "extraction", "policy", "noise", "episodes_per_round")
 AXIS_VALUES: dict[str, tuple] = {
-    "algorithm": ALGORITHMS,
-    "extraction": EXTRACTIONS,
+    "algorithm": tuple(ALGORITHMS),
+    "extraction": (NO_EXTRACTION, *EXTRACTIONS),
     "policy": tuple(POLICIES),
     "noise": tuple(NOISES),
 }
 MAX_COUNT = 1_000_000
+DEFAULT_DEMOS = 20
 
 
 class StudyError(ValueError):
     """A mistake in a study file, phrased as one sentence naming the file and the key."""
-
-
-# Defaults of every knob, by table; their types are those of the defaults.
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "study": {
-        "name": "",
-        "description": "",
-        "tasks": ["lift"],
-        "seeds": [0],
-        "rounds": 3,
-        "episodes_per_round": 50,
-        "eval_episodes": 50,
-        "n_envs": 50,
-        "demos": {},
-    },
-    "train": {
-        "steps_round0": 2000,
-        "steps_per_round": 1000,
-        "batch_size": 256,
-        "lr": 3e-4,
-        "lr_schedule": "constant",
-        "ema": 0.0,
-        "warm_start": True,
-        "critic_round0": False,
-        "demo_fraction": {"bc": 0.5, "filtered-bc": 0.0, "iql": 0.5},
-        "chunk_labels": "all",
-        "obs_clip": 5.0,
-        "obs_std_floor": 0.01,
-        "obs_std_floor_unitless": 0.1,
-    },
-    "networks": {
-        "hidden": 256,
-        "layers": 3,
-        "critic_hidden": 256,
-        "critic_layers": 2,
-        "diffusion_steps": 10,
-        "denoiser": "mlp",
-        "action_chunk": 1,
-    },
-    "critic": {"gamma": 0.99, "expectile": 0.8, "target_tau": 0.005},
-    "extraction": {"awr_beta": 3.0, "awr_max_weight": 100.0, "ddpg_alpha": 2.5, "n_samples": 32},
-    "noise": {"sigma": 0.1, "theta": 0.15, "beta": 1.0, "dims": []},
-    "axes": {
-        "algorithm": ["bc", "filtered-bc", "iql"],
-        "extraction": ["none", "best-of-n"],
-        "policy": ["diffusion"],
-        "noise": ["none"],
-    },
-}
-DEFAULT_DEMOS = 20
-POSITIVE = {
-    ("study", "rounds"): (0, 200),
-    ("study", "episodes_per_round"): (1, MAX_COUNT),
-    ("study", "eval_episodes"): (1, MAX_COUNT),
-    ("study", "n_envs"): (1, 10_000),
-    ("train", "steps_round0"): (1, 10_000_000),
-    ("train", "steps_per_round"): (0, 10_000_000),
-    ("train", "batch_size"): (1, 1_000_000),
-    ("networks", "hidden"): (1, 65_536),
-    ("networks", "layers"): (1, 64),
-    ("networks", "critic_hidden"): (1, 65_536),
-    ("networks", "critic_layers"): (1, 64),
-    ("networks", "diffusion_steps"): (1, 1000),
-    ("networks", "action_chunk"): (1, 64),
-    ("extraction", "n_samples"): (1, 100_000),
-    ("train", "lr"): (1e-8, 1.0),
-    ("train", "ema"): (0.0, 1.0),
-    ("train", "obs_clip"): (0.0, 1e6),
-    ("train", "obs_std_floor"): (1e-8, 1e6),
-    ("train", "obs_std_floor_unitless"): (1e-8, 1e6),
-}
-# Knobs whose value is one of a few words.
-CHOICES = {
-    ("train", "lr_schedule"): LR_SCHEDULES,
-    ("train", "chunk_labels"): CHUNK_LABELS,
-    ("networks", "denoiser"): DENOISERS,
-}
 
 
 @dataclass(frozen=True)
@@ -148,25 +67,56 @@ class Cell:
     task: str
     task_spec: TaskSpec
     seed: int
-    algorithm: str
-    extraction: str
-    policy: str
+    method: Method
     noise: str
     episodes_per_round: int
     rounds: int
     eval_episodes: int
     n_envs: int
     demos: int
-    steps_round0: int
-    steps_per_round: int
-    agent: AgentConfig
-    noise_params: NoiseParams
+    train: TrainTable  # demo_fraction: the share for this cell's algorithm
+    networks: NetworksTable
+    critic: CriticTable
+    extraction_params: ExtractionTable
+    noise_params: NoiseTable
+
+    @property
+    def algorithm(self) -> str:
+        return self.method.algorithm
+
+    @property
+    def extraction(self) -> str:
+        return self.method.extraction
+
+    @property
+    def policy(self) -> str:
+        return self.method.policy
+
+    @property
+    def agent(self) -> AgentConfig:
+        return AgentConfig(self.method, self.train, self.networks, self.critic,
+                           self.extraction_params)
 
     def config(self) -> dict:
-        """The full configuration, as plain data (without the study name)."""
-        out = dataclasses.asdict(self)
-        out.pop("study")
-        return out
+        """The full configuration as plain data (without the study name), the cell's
+        identity: `cell_id` hashes it. Its layout, {every cell setting, "agent": {every
+        setting of the learner}, "noise_params": {...}}, is kept as it was when the first
+        results were written, so that reorganising the code never changes a cell's id."""
+        train = dataclasses.asdict(self.train)
+        schedule = {k: train.pop(k) for k in ("steps_round0", "steps_per_round")}
+        agent = {**dataclasses.asdict(self.method), **dataclasses.asdict(self.networks),
+                 **train, **dataclasses.asdict(self.critic),
+                 **dataclasses.asdict(self.extraction_params)}
+        noise = dataclasses.asdict(self.noise_params)
+        noise["dims"] = list(noise["dims"])
+        return {
+            "task": self.task, "task_spec": self.task_spec.as_dict(), "seed": self.seed,
+            "algorithm": self.algorithm, "extraction": self.extraction,
+            "policy": self.policy, "noise": self.noise,
+            "episodes_per_round": self.episodes_per_round, "rounds": self.rounds,
+            "eval_episodes": self.eval_episodes, "n_envs": self.n_envs, "demos": self.demos,
+            **schedule, "agent": agent, "noise_params": noise,
+        }
 
     @property
     def cell_id(self) -> str:
@@ -174,17 +124,13 @@ class Cell:
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     @property
-    def method(self) -> str:
+    def method_name(self) -> str:
         """A readable name of the method (the axes other than task and seed)."""
-        core = self.algorithm if self.algorithm != "iql" else f"iql+{self.extraction}"
-        name = f"{self.policy}/{core}"
-        if self.noise != "none":
-            name += f"+{self.noise}"
-        return name
+        return method_name(self.algorithm, self.extraction, self.policy, self.noise)
 
     @property
     def label(self) -> str:
-        return f"{self.task} seed {self.seed} {self.method} E={self.episodes_per_round}"
+        return f"{self.task} seed {self.seed} {self.method_name} E={self.episodes_per_round}"
 
 
 @dataclass(frozen=True)
@@ -242,7 +188,7 @@ def _axis_list(path: Path, where: str, values: Any, allowed: tuple | None) -> li
     return values
 
 
-def _demo_fraction(path: Path, where: str, value: Any) -> dict[str, float]:
+def _demo_fraction(path: Path, where: str, value: Any, f) -> dict[str, float]:
     """A share in [0, 1] for every algorithm: one number for all, or a table by algorithm
     (algorithms it leaves out keep their defaults)."""
     if isinstance(value, dict):
@@ -250,11 +196,11 @@ def _demo_fraction(path: Path, where: str, value: Any) -> dict[str, float]:
             if name not in ALGORITHMS:
                 raise StudyError(f"{path}: {where}: unknown algorithm {name!r}; allowed: "
                                  f"{', '.join(ALGORITHMS)}" + _suggest(str(name), ALGORITHMS))
-        shares = {**DEFAULTS["train"]["demo_fraction"], **value}
+        shares = {**f.default_factory(), **value}
     else:
         shares = dict.fromkeys(ALGORITHMS, value)
     for name, share in shares.items():
-        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        if isinstance(share, bool) or not isinstance(share, int | float) or not in_bounds(f, share):
             raise StudyError(f"{path}: {where} must be a number between 0 and 1 (or a table "
                              f"of them by algorithm), got {share!r} for {name}")
     return {name: float(share) for name, share in shares.items()}
@@ -267,6 +213,44 @@ def _noise_dims(path: Path, where: str, value: Any) -> list[int]:
         raise StudyError(f"{path}: {where} must be a list of action dimensions (integers >= 0),"
                          f" got {value!r}")
     return value
+
+
+def _parse_value(path: Path, table: str, f, value: Any) -> Any:
+    """One key of a table, checked against its knob: type, then bounds or allowed words."""
+    where = f"[{table}].{f.name}"
+    if table == "axes":
+        return _axis_list(path, where, value, AXIS_VALUES.get(f.name))
+    if (table, f.name) == ("train", "demo_fraction"):
+        return _demo_fraction(path, where, value, f)
+    if (table, f.name) == ("noise", "dims"):
+        return _noise_dims(path, where, value)
+    default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+    value = _check_type(path, where, value, default)
+    choices = f.metadata.get("choices")
+    if choices and value not in choices:
+        raise StudyError(f"{path}: {where}: unknown value {value!r}; allowed: "
+                         f"{', '.join(choices)}" + _suggest(str(value), choices))
+    if isinstance(value, int | float) and not isinstance(value, bool) and not in_bounds(f, value):
+        raise StudyError(f"{path}: {where} must be {bounds_text(f, words=True)}, got {value}")
+    return value
+
+
+def keys_markdown() -> str:
+    """Every key of a study file, by table, with its default, allowed values and meaning:
+    derived from `bolrl.config` (what `bolrl show --keys` prints)."""
+    lines = []
+    for table, cls in TABLES.items():
+        lines += [f"[{table}]  {cls.__doc__.split(':', 1)[1].strip()}"]
+        for f in knobs(cls):
+            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+            allowed = bounds_text(f)
+            if table == "axes" and f.name in AXIS_VALUES:
+                allowed = " | ".join(AXIS_VALUES[f.name])
+            lines.append(f"  {f.name} = {json.dumps(default)}"
+                         + (f"   ({allowed})" if allowed else ""))
+            lines.append(f"      {f.metadata['doc']}")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def load_toml(path: Path) -> dict:
@@ -283,52 +267,36 @@ def load_toml(path: Path) -> dict:
 
 
 def parse(path: Path, raw: dict) -> dict:
-    """Validated settings: DEFAULTS overlaid with the file's values, every key checked."""
-    allowed_tables = (*DEFAULTS, "cells", "tasks")
+    """Validated settings: one object per table (the file's values over the defaults of
+    `bolrl.config`), the task specs and the extra cells."""
+    allowed_tables = (*TABLES, "cells", "tasks")
     for table in raw:
         if table not in allowed_tables:
             raise StudyError(f"{path}: unknown table [{table}]" + _suggest(table, allowed_tables))
-    settings: dict[str, dict] = {}
-    for table, defaults in DEFAULTS.items():
+    settings: dict[str, Any] = {}
+    for table, cls in TABLES.items():
         given = raw.get(table, {})
         if not isinstance(given, dict):
             raise StudyError(f"{path}: [{table}] must be a table")
-        merged = dict(defaults)
+        fields = {f.name: f for f in knobs(cls)}
+        values = {}
         for key, value in given.items():
-            known = (*defaults, "episodes_per_round") if table == "axes" else defaults
-            if key not in known:
+            if key not in fields:
                 raise StudyError(
-                    f"{path}: unknown key {key!r} in [{table}]; allowed: {', '.join(known)}"
-                    + _suggest(key, known)
+                    f"{path}: unknown key {key!r} in [{table}]; allowed: {', '.join(fields)}"
+                    + _suggest(key, fields)
                 )
-            where = f"[{table}].{key}"
-            if table == "axes":
-                merged[key] = _axis_list(path, where, value, AXIS_VALUES.get(key))
-            elif (table, key) == ("train", "demo_fraction"):
-                merged[key] = _demo_fraction(path, where, value)
-            elif (table, key) == ("noise", "dims"):
-                merged[key] = _noise_dims(path, where, value)
-            else:
-                merged[key] = _check_type(path, where, value, defaults[key])
-            if (table, key) in CHOICES and merged[key] not in CHOICES[(table, key)]:
-                allowed = CHOICES[(table, key)]
-                raise StudyError(f"{path}: {where}: unknown value {merged[key]!r}; allowed: "
-                                 f"{', '.join(allowed)}" + _suggest(str(merged[key]), allowed))
-            if (table, key) in POSITIVE:
-                low, high = POSITIVE[(table, key)]
-                if not low <= merged[key] <= high:
-                    raise StudyError(f"{path}: {where} must be between {low} and {high}, "
-                                     f"got {merged[key]}")
-        settings[table] = merged
+            values[key] = _parse_value(path, table, fields[key], value)
+        settings[table] = cls(**values)
     study = settings["study"]
-    if not study["name"]:
-        study["name"] = Path(path).stem
-    settings["task_specs"] = _parse_tasks(path, study["tasks"], raw.get("tasks", {}))
-    if not study["tasks"] or not study["seeds"]:
+    if not study.name:
+        settings["study"] = study = dataclasses.replace(study, name=Path(path).stem)
+    settings["task_specs"] = _parse_tasks(path, study.tasks, raw.get("tasks", {}))
+    if not study.tasks or not study.seeds:
         raise StudyError(f"{path}: [study].tasks and [study].seeds must not be empty")
-    if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in study["seeds"]):
+    if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in study.seeds):
         raise StudyError(f"{path}: [study].seeds must be non-negative integers")
-    for task, n in study["demos"].items():
+    for task, n in study.demos.items():
         if task not in settings["task_specs"] and task not in TASKS:
             raise StudyError(f"{path}: [study].demos: unknown task {task!r}; the embedded tasks "
                              f"are: {', '.join(TASKS)}" + _suggest(str(task), TASKS))
@@ -340,21 +308,14 @@ def parse(path: Path, raw: dict) -> dict:
 
             try:
                 from_file(get_task(spec), Path(spec.demos_file),
-                          study["demos"].get(name, DEFAULT_DEMOS))
+                          study.demos.get(name, DEFAULT_DEMOS))
             except ValueError as exc:
                 raise StudyError(f"{path}: {exc}") from None
-    for key in ("gamma", "expectile"):
-        if not 0.0 < settings["critic"][key] < 1.0:
-            raise StudyError(f"{path}: [critic].{key} must be strictly between 0 and 1")
-    if not 0.0 < settings["critic"]["target_tau"] <= 1.0:
-        raise StudyError(f"{path}: [critic].target_tau must be in (0, 1]")
-    if settings["noise"]["sigma"] < 0 or not 0 < settings["noise"]["theta"] <= 1:
-        raise StudyError(f"{path}: [noise].sigma must be >= 0 and [noise].theta in (0, 1]")
-    for name, spec in settings["task_specs"].items():
         act_dim = get_task(spec).act_dim
-        if any(d >= act_dim for d in settings["noise"]["dims"]):
+        dims = settings["noise"].dims
+        if any(d >= act_dim for d in dims):
             raise StudyError(f"{path}: [noise].dims: task {name!r} has {act_dim} action "
-                             f"dimensions (0 to {act_dim - 1}), got {settings['noise']['dims']}")
+                             f"dimensions (0 to {act_dim - 1}), got {dims}")
     settings["cells"] = _parse_extra_cells(path, raw.get("cells", []), settings)
     return settings
 
@@ -437,63 +398,51 @@ def _parse_extra_cells(path: Path, cells: Any, settings: dict) -> list[dict]:
 
 def why_invalid(point: dict) -> str | None:
     """The reason a grid point makes no sense, or None if it is a valid cell."""
-    imitation = point["algorithm"] in ("bc", "filtered-bc")
-    if imitation and point["extraction"] != "none":
+    imitation = ALGORITHMS[point["algorithm"]].imitation
+    if imitation and point["extraction"] != NO_EXTRACTION:
         return "imitation has no policy extraction (extraction applies to the Q-function only)"
-    if not imitation and point["extraction"] == "none":
-        return "the Q-function needs an extraction method (awr, ddpg-bc or best-of-n)"
+    if not imitation and point["extraction"] == NO_EXTRACTION:
+        return (f"the Q-function needs an extraction method ({', '.join(EXTRACTIONS)})")
     return None
 
 
 def _make_cell(study: str, s: dict, point: dict) -> Cell:
     train = s["train"]
-    agent = AgentConfig(
-        algorithm=point["algorithm"],
-        extraction=point["extraction"],
-        policy=point["policy"],
-        demo_fraction=train["demo_fraction"][point["algorithm"]],
-        **{k: v for k, v in train.items()
-           if k not in ("steps_round0", "steps_per_round", "demo_fraction")},
-        **s["networks"],
-        **s["critic"],
-        **s["extraction"],
-    )
     return Cell(
         study=study,
         task=point["task"],
         task_spec=s["task_specs"][point["task"]],
         seed=point["seed"],
-        algorithm=point["algorithm"],
-        extraction=point["extraction"],
-        policy=point["policy"],
+        method=Method(point["algorithm"], point["extraction"], point["policy"]),
         noise=point["noise"],
         episodes_per_round=point["episodes_per_round"],
-        rounds=s["study"]["rounds"],
-        eval_episodes=s["study"]["eval_episodes"],
-        n_envs=s["study"]["n_envs"],
-        demos=s["study"]["demos"].get(point["task"], DEFAULT_DEMOS),
-        steps_round0=s["train"]["steps_round0"],
-        steps_per_round=s["train"]["steps_per_round"],
-        agent=agent,
-        noise_params=NoiseParams(**{**s["noise"], "dims": tuple(s["noise"]["dims"])}),
+        rounds=s["study"].rounds,
+        eval_episodes=s["study"].eval_episodes,
+        n_envs=s["study"].n_envs,
+        demos=s["study"].demos.get(point["task"], DEFAULT_DEMOS),
+        train=dataclasses.replace(train, demo_fraction=train.demo_fraction[point["algorithm"]]),
+        networks=s["networks"],
+        critic=s["critic"],
+        extraction_params=s["extraction"],
+        noise_params=dataclasses.replace(s["noise"], dims=tuple(s["noise"].dims)),
     )
 
 
 def expand(settings: dict) -> tuple[list[Cell], list[tuple[dict, str]]]:
     """The grid's cells (then the extra cells), and the dropped points with their reasons."""
     study = settings["study"]
-    axes = dict(settings["axes"])
-    axes.setdefault("episodes_per_round", [study["episodes_per_round"]])
+    axes = dataclasses.asdict(settings["axes"])
+    axes["episodes_per_round"] = axes["episodes_per_round"] or [study.episodes_per_round]
     names = ("algorithm", "extraction", "policy", "noise", "episodes_per_round")
     points = []
-    for task, seed in itertools.product(study["tasks"], study["seeds"]):
+    for task, seed in itertools.product(study.tasks, study.seeds):
         for values in itertools.product(*(axes[n] for n in names)):
             points.append({"task": task, "seed": seed, **dict(zip(names, values, strict=True))})
     for extra in settings["cells"]:
-        tasks = [extra["task"]] if "task" in extra else study["tasks"]
-        seeds = [extra["seed"]] if "seed" in extra else study["seeds"]
+        tasks = [extra["task"]] if "task" in extra else study.tasks
+        seeds = [extra["seed"]] if "seed" in extra else study.seeds
         for task, seed in itertools.product(tasks, seeds):
-            point = {"episodes_per_round": study["episodes_per_round"], **extra}
+            point = {"episodes_per_round": study.episodes_per_round, **extra}
             points.append({**point, "task": task, "seed": seed})
     cells, dropped, seen = [], [], set()
     for point in points:
@@ -503,7 +452,7 @@ def expand(settings: dict) -> tuple[list[Cell], list[tuple[dict, str]]]:
             if key not in {(d["algorithm"], d["extraction"]) for d, _ in dropped}:
                 dropped.append(({"algorithm": key[0], "extraction": key[1]}, reason))
             continue
-        cell = _make_cell(study["name"], settings, point)
+        cell = _make_cell(study.name, settings, point)
         if cell.cell_id not in seen:
             seen.add(cell.cell_id)
             cells.append(cell)
@@ -516,8 +465,7 @@ def load_study(path: Path) -> Study:
     cells, dropped = expand(settings)
     if not cells:
         raise StudyError(f"{path}: the grid has no valid cells")
-    return Study(settings["study"]["name"], path, settings["study"]["description"], cells,
-                 dropped)
+    return Study(settings["study"].name, path, settings["study"].description, cells, dropped)
 
 
 def find_study(name_or_path: str | None, search: list[Path] | None = None) -> Path:

@@ -25,7 +25,7 @@ def q0_study(tmp_path) -> Path:
 
 def test_methods_of_one_base_share_its_keys(tmp_path):
     cells = load_study(q0_study(tmp_path)).cells
-    by_method = {c.method: c for c in cells}
+    by_method = {c.method_name: c for c in cells}
     bc, awr, bon = (by_method[m] for m in ("diffusion/bc", "diffusion/iql+awr",
                                             "diffusion/iql+best-of-n"))
     assert policy_key(bc) == policy_key(awr) == policy_key(bon)
@@ -36,7 +36,7 @@ def test_methods_of_one_base_share_its_keys(tmp_path):
 
 
 def test_a_shared_base_gives_the_rows_of_a_base_trained_by_the_cell(tmp_path):
-    cells = {c.method: c for c in load_study(q0_study(tmp_path)).cells}
+    cells = {c.method_name: c for c in load_study(q0_study(tmp_path)).cells}
     bon, awr, bc = (cells[m] for m in ("diffusion/iql+best-of-n", "diffusion/iql+awr",
                                         "diffusion/bc"))
     alone = pd.DataFrame(loop.run_cell(bon, tmp_path / "alone")).drop(columns=TIMING)

@@ -3,6 +3,7 @@
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -86,7 +87,7 @@ def test_a_failing_cell_is_recorded_and_the_grid_goes_on(tmp_path, monkeypatch):
     original = loop.Agent.train
 
     def train(self, demos, autonomous, steps):
-        if self.cfg.policy == "gaussian" and self.rounds_trained == 1:
+        if self.cfg.method.policy == "gaussian" and self.rounds_trained == 1:
             raise NonFiniteLoss("critic", float("nan"), 3)
         return original(self, demos, autonomous, steps)
 
@@ -109,7 +110,7 @@ def test_a_failing_cell_is_recorded_and_the_grid_goes_on(tmp_path, monkeypatch):
 
 def test_grid_expansion_drops_nonsense_and_adds_extra_cells():
     study = load_study(SMOKE)
-    methods = sorted(c.method for c in study.cells)
+    methods = sorted(c.method_name for c in study.cells)
     assert methods == ["diffusion/bc", "diffusion/iql+best-of-n", "gaussian/iql+awr+ou"]
     reasons = dict(((d["algorithm"], d["extraction"]), why) for d, why in study.dropped)
     assert "no policy extraction" in reasons[("bc", "best-of-n")]
@@ -142,8 +143,8 @@ def test_episodes_per_round_is_an_axis(tmp_path):
     ("[studdy]\n", "unknown table [studdy]"),
     ("[study\nrounds = 3\n", "TOML syntax error"),
     ("[critic]\nexpectile = 1.5\n", "[critic].expectile must be strictly between 0 and 1"),
-    ("[train]\nlr = -1.0\n", "[train].lr must be between"),
-    ("[train]\nlr = nan\n", "[train].lr must be between"),
+    ("[train]\nlr = -1.0\n", "[train].lr must be in (0, 1], got -1.0"),
+    ("[train]\nlr = nan\n", "[train].lr must be in (0, 1], got nan"),
     ("[train]\ndemo_fraction = 1.5\n", "[train].demo_fraction must be a number between 0 and 1"),
     ("[train]\ndemo_fraction = { bcc = 0.5 }\n", "unknown algorithm 'bcc'"),
     ("[train]\nchunk_labels = 'alligned'\n", "did you mean 'aligned'"),
@@ -190,8 +191,30 @@ def test_every_shipped_study_loads(path):
 
 def test_demo_fraction_is_set_per_algorithm(tmp_path):
     path = write_study(tmp_path, "[train]\ndemo_fraction = { filtered-bc = 0.25 }\n")
-    by_algorithm = {c.algorithm: c.agent.demo_fraction for c in load_study(path).cells}
+    by_algorithm = {c.algorithm: c.train.demo_fraction for c in load_study(path).cells}
     assert by_algorithm["filtered-bc"] == 0.25
     assert by_algorithm["bc"] == by_algorithm["iql"] == 0.5  # the defaults of the others
     path = write_study(tmp_path, "[train]\ndemo_fraction = 0.3\n")
-    assert {c.agent.demo_fraction for c in load_study(path).cells} == {0.3}
+    assert {c.train.demo_fraction for c in load_study(path).cells} == {0.3}
+
+
+def test_smoke_cells_give_the_rows_recorded_before_the_config_refactor(tmp_path):
+    """The rows of the smoke cells (ids, configuration and every training figure) match
+    those recorded at revision e874ce2, before settings moved into bolrl.config: reorganising
+    the code changed no result and no cell id."""
+    import json
+
+    recorded = json.loads((ROOT / "tests" / "data" / "smoke_rows.json").read_text())
+    study = load_study(SMOKE)
+    assert [c.cell_id for c in study.cells] == list(dict.fromkeys(r["cell_id"]
+                                                                  for r in recorded))
+    got = []
+    for cell in study.cells:
+        got += loop.run_cell(cell, tmp_path / cell.cell_id)
+    assert len(got) == len(recorded)
+    for new, old in zip(got, recorded, strict=True):
+        for key, value in old.items():
+            if isinstance(value, float):
+                np.testing.assert_allclose(new[key], value, rtol=1e-6, err_msg=key)
+            else:
+                assert new[key] == value, key

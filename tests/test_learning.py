@@ -4,11 +4,18 @@ import numpy as np
 import pytest
 import torch
 
-from bolrl.agent import Agent, AgentConfig
+from bolrl.agent import Agent
+from bolrl.config import AgentConfig, ExtractionTable
 from bolrl.critics import expectile_loss, td_target
 from bolrl.data import Episodes
 from bolrl.extraction import awr_weights, best_of_n
 from bolrl.policies import POLICIES
+from bolrl.registry import ALGORITHMS, EXTRACTIONS, NO_EXTRACTION
+
+Q_EXTRACTIONS = list(EXTRACTIONS)
+# every method of the registries: imitation algorithms, and the Q-function with each extraction
+METHODS = [(a, NO_EXTRACTION) for a, e in ALGORITHMS.items() if e.imitation] + [
+    (a, x) for a, e in ALGORITHMS.items() if not e.imitation for x in EXTRACTIONS]
 
 torch.set_num_threads(1)
 
@@ -81,7 +88,7 @@ def chain_mdp() -> Episodes:
 
 
 def chain_agent(extraction="best-of-n", policy="gaussian", steps=3000) -> Agent:
-    cfg = AgentConfig(algorithm="iql", extraction=extraction, policy=policy, hidden=64, layers=2,
+    cfg = AgentConfig.of(algorithm="iql", extraction=extraction, policy=policy, hidden=64, layers=2,
                       critic_hidden=64, critic_layers=2, lr=1e-3, gamma=0.9, expectile=0.8,
                       target_tau=0.02, n_samples=16)
     agent = Agent(cfg, obs_dim=5, act_dim=1, seed=0)
@@ -137,17 +144,17 @@ def bandit(n=2000, seed=0) -> Episodes:
     return Episodes(obs, act, act[:, 0].copy(), obs, np.ones(n, bool), np.zeros(n, bool))
 
 
-@pytest.mark.parametrize("policy", ["gaussian", "diffusion"])
+@pytest.mark.parametrize("policy", list(POLICIES))
 def test_ddpg_bc_raises_q_of_the_policy_actions(policy):
     data = bandit()
-    cfg = AgentConfig(algorithm="iql", extraction="ddpg-bc", policy=policy, hidden=64, layers=2,
+    cfg = AgentConfig.of(algorithm="iql", extraction="ddpg-bc", policy=policy, hidden=64, layers=2,
                       critic_hidden=64, lr=1e-3, ddpg_alpha=2.5, n_samples=4)
     agent = Agent(cfg, 3, 1, seed=0)
     obs = data.obs[:500]
     before = agent.act(obs).mean()  # Q(s, a) = a: the mean action is the mean Q
     agent.train(data, NONE, 800)
     after = agent.act(obs).mean()
-    bc = Agent(AgentConfig(algorithm="bc", extraction="none", policy=policy, hidden=64, layers=2,
+    bc = Agent(AgentConfig.of(algorithm="bc", extraction="none", policy=policy, hidden=64, layers=2,
                            lr=1e-3), 3, 1, seed=0)
     bc.train(data, NONE, 800)
     assert after > before + 0.3 and after > 0.5
@@ -161,50 +168,60 @@ def assert_same_state(a: torch.nn.Module, b: torch.nn.Module) -> None:
         assert torch.equal(sa[name], sb[name]), name
 
 
-@pytest.mark.parametrize("policy", ["gaussian", "diffusion"])
-@pytest.mark.parametrize("extraction", ["awr", "ddpg-bc", "best-of-n"])
-def test_training_is_deterministic(policy, extraction):
+@pytest.mark.parametrize("policy", list(POLICIES))
+@pytest.mark.parametrize("algorithm, extraction", METHODS)
+def test_training_is_deterministic(policy, algorithm, extraction):
     data = bandit(300)
-    cfg = AgentConfig(algorithm="iql", extraction=extraction, policy=policy, hidden=32, layers=2,
-                      critic_hidden=32, n_samples=4, batch_size=64)
+    cfg = AgentConfig.of(algorithm=algorithm, extraction=extraction, policy=policy, hidden=32,
+                         layers=2, critic_hidden=32, n_samples=4, batch_size=64)
     a, b = Agent(cfg, 3, 1, seed=5), Agent(cfg, 3, 1, seed=5)
     a.train(data, NONE, 30)
     b.train(data, NONE, 30)
     assert_same_state(a.policy, b.policy)
-    assert_same_state(a.critic, b.critic)
+    if a.critic is not None:
+        assert_same_state(a.critic, b.critic)
     np.testing.assert_array_equal(a.act(data.obs[:10]), b.act(data.obs[:10]))
 
 
-@pytest.mark.parametrize("policy", ["gaussian", "diffusion"])
+@pytest.mark.parametrize("policy", list(POLICIES))
 def test_every_method_starts_from_the_same_base_policy(policy):
-    """Round 0 is behaviour cloning for all methods; best-of-N acts with the policy alone
-    until its critic has trained."""
+    """Round 0 is behaviour cloning for all methods, which act with the policy alone until a
+    critic has trained (no Q0 here)."""
     data = bandit(300)
-    agents = [Agent(AgentConfig(algorithm=alg, extraction=ext, policy=policy, hidden=32,
-                                layers=2, critic_hidden=32, n_samples=8, batch_size=64),
+    agents = [Agent(AgentConfig.of(algorithm=alg, extraction=ext, policy=policy, hidden=32,
+                                   layers=2, critic_hidden=32, n_samples=8, batch_size=64),
                     3, 1, seed=3)
-              for alg, ext in [("bc", "none"), ("filtered-bc", "none"), ("iql", "awr"),
-                               ("iql", "best-of-n")]]
+              for alg, ext in METHODS]
     for agent in agents:
         agent.train_base(data, 30)
     obs = data.obs[:20]
     base_actions = agents[0].act(obs)
-    for other in agents[1:-1]:
+    for other in agents[1:]:
         assert_same_state(agents[0].policy, other.policy)
         np.testing.assert_array_equal(base_actions, other.act(obs))
-    best_of_n = agents[-1]
-    assert_same_state(agents[0].policy, best_of_n.policy)
-    np.testing.assert_array_equal(base_actions, best_of_n.act(obs))
-    best_of_n.train(data, NONE, 30)
-    assert best_of_n.critic_trained
-    assert not np.array_equal(base_actions, best_of_n.act(obs))
+
+
+@pytest.mark.parametrize("extraction", [x for x in Q_EXTRACTIONS
+                                        if EXTRACTIONS[x].samples_per_action(
+                                            ExtractionTable(n_samples=8)) > 1])
+def test_implicit_methods_act_with_the_critic_once_trained(extraction):
+    data = bandit(300)
+    cfg = AgentConfig.of(algorithm="iql", extraction=extraction, policy="gaussian", hidden=32,
+                         layers=2, critic_hidden=32, n_samples=8, batch_size=64)
+    agent = Agent(cfg, 3, 1, seed=3)
+    agent.train_base(data, 30)
+    obs = data.obs[:20]
+    base_actions = agent.act(obs)
+    agent.train(data, NONE, 30)
+    assert agent.critic_trained
+    assert not np.array_equal(base_actions, agent.act(obs))
 
 
 def test_filtered_bc_trains_on_successes_only():
     data = bandit(400)
     data = Episodes(data.obs, data.actions, (data.actions[:, 0] > 0).astype(np.float32),
                     data.next_obs, data.actions[:, 0] > 0, data.actions[:, 0] <= 0)
-    cfg = AgentConfig(algorithm="filtered-bc", extraction="none", policy="gaussian", hidden=32,
+    cfg = AgentConfig.of(algorithm="filtered-bc", extraction="none", policy="gaussian", hidden=32,
                       layers=2, lr=3e-3)
     agent = Agent(cfg, 3, 1, seed=0)
     agent.train(data, NONE, 600)
@@ -213,7 +230,7 @@ def test_filtered_bc_trains_on_successes_only():
 
 def test_checkpoint_roundtrip_continues_identically(tmp_path):
     data = bandit(300)
-    cfg = AgentConfig(algorithm="iql", extraction="awr", policy="diffusion", hidden=32,
+    cfg = AgentConfig.of(algorithm="iql", extraction="awr", policy="diffusion", hidden=32,
                       layers=2, critic_hidden=32, batch_size=64)
     a = Agent(cfg, 3, 1, seed=1)
     a.train(data, NONE, 20)
@@ -255,7 +272,7 @@ def test_chunks_are_executed_open_loop():
     from bolrl.loop import AgentActor
 
     data = bandit(300)
-    cfg = AgentConfig(algorithm="bc", extraction="none", policy="diffusion", hidden=32,
+    cfg = AgentConfig.of(algorithm="bc", extraction="none", policy="diffusion", hidden=32,
                       layers=2, action_chunk=3)
     agent = Agent(cfg, 3, 1, seed=0)
     agent.train(data, NONE, 10)
@@ -274,7 +291,7 @@ def test_chunks_are_executed_open_loop():
 
 
 def test_best_of_n_rates_whole_chunks():
-    from bolrl.extraction import EXTRACTORS, ExtractionParams
+    from bolrl.extraction import BestOfN
 
     class FixedPolicy:
         def sample(self, obs, n, g):  # two candidate chunks of two 1-D actions
@@ -284,8 +301,8 @@ def test_best_of_n_rates_whole_chunks():
         def q_min(self, obs, chunk, target=True):
             return chunk.sum(dim=1)  # Q = the sum of the chunk's actions
 
-    chosen = EXTRACTORS["best-of-n"].act(FixedPolicy(), SumCritic(), torch.zeros(2, 3),
-                                         ExtractionParams(n_samples=2), None)
+    chosen = BestOfN().act(FixedPolicy(), SumCritic(), torch.zeros(2, 3),
+                           ExtractionTable(n_samples=2), None)
     assert chosen.tolist() == [[pytest.approx(0.1), pytest.approx(0.9)]] * 2  # 1.0 > 0.3
 
 
@@ -308,10 +325,10 @@ def test_chunk_returns_by_hand():
     np.testing.assert_allclose(one["discount"], 0.5)
 
 
-@pytest.mark.parametrize("extraction", ["awr", "ddpg-bc", "best-of-n"])
+@pytest.mark.parametrize("extraction", Q_EXTRACTIONS)
 def test_chunked_q_methods_train_and_act(extraction):
     data = bandit(300)
-    cfg = AgentConfig(algorithm="iql", extraction=extraction, policy="diffusion", hidden=32,
+    cfg = AgentConfig.of(algorithm="iql", extraction=extraction, policy="diffusion", hidden=32,
                       layers=2, critic_hidden=32, n_samples=4, batch_size=64, action_chunk=2)
     agent = Agent(cfg, 3, 1, seed=0)
     losses = agent.train(data, NONE, 20)
@@ -324,7 +341,7 @@ def test_filtered_bc_trains_exactly_as_bc_when_every_episode_succeeded():
     data = bandit(200)  # one-step episodes, all terminated: all "successful"
     models = []
     for algorithm in ("bc", "filtered-bc"):
-        cfg = AgentConfig(algorithm=algorithm, extraction="none", policy="diffusion", hidden=32,
+        cfg = AgentConfig.of(algorithm=algorithm, extraction="none", policy="diffusion", hidden=32,
                           layers=2, batch_size=64)
         agent = Agent(cfg, 3, 1, seed=3)
         agent.train(data, NONE, 30)
@@ -351,7 +368,7 @@ def test_normalizer_keeps_out_of_distribution_observations_bounded():
 
 
 def test_agent_uses_the_unitless_floor_of_the_task():
-    cfg = AgentConfig(algorithm="bc", extraction="none", policy="gaussian", hidden=8,
+    cfg = AgentConfig.of(algorithm="bc", extraction="none", policy="gaussian", hidden=8,
                       layers=1, obs_std_floor=0.01, obs_std_floor_unitless=0.1, obs_clip=5.0)
     agent = Agent(cfg, 3, 1, seed=0, unitless_features=(2,))
     assert agent.normalize.floor.tolist() == pytest.approx([0.01, 0.01, 0.1])
@@ -394,10 +411,10 @@ def test_q0_is_trained_on_the_demonstrations_and_leaves_the_base_policy_alone():
     data = bandit(300)
     common = dict(policy="gaussian", hidden=32, layers=2, critic_hidden=32, n_samples=8,
                   batch_size=64)
-    bc = Agent(AgentConfig(algorithm="bc", extraction="none", **common), 3, 1, seed=3)
-    q0 = Agent(AgentConfig(algorithm="iql", extraction="best-of-n", critic_round0=True,
+    bc = Agent(AgentConfig.of(algorithm="bc", extraction="none", **common), 3, 1, seed=3)
+    q0 = Agent(AgentConfig.of(algorithm="iql", extraction="best-of-n", critic_round0=True,
                            **common), 3, 1, seed=3)
-    plain = Agent(AgentConfig(algorithm="iql", extraction="best-of-n", **common), 3, 1, seed=3)
+    plain = Agent(AgentConfig.of(algorithm="iql", extraction="best-of-n", **common), 3, 1, seed=3)
     for agent in (bc, q0, plain):
         losses = agent.train_base(data, 40)
     assert np.isfinite(losses["policy_loss"])
@@ -411,7 +428,7 @@ def test_q0_is_trained_on_the_demonstrations_and_leaves_the_base_policy_alone():
 
 def test_ema_copy_is_the_acting_policy():
     data = bandit(300)
-    cfg = AgentConfig(algorithm="bc", extraction="none", policy="gaussian", hidden=32,
+    cfg = AgentConfig.of(algorithm="bc", extraction="none", policy="gaussian", hidden=32,
                       layers=2, ema=0.05, batch_size=64)
     agent = Agent(cfg, 3, 1, seed=0)
     agent.train(data, NONE, 50)
@@ -420,7 +437,7 @@ def test_ema_copy_is_the_acting_policy():
     np.testing.assert_allclose(agent.act(data.obs[:5]), agent.policy_ema.act(
         agent.normalize(torch.as_tensor(data.obs[:5])), None).numpy(), rtol=1e-6)
     assert not np.allclose(agent.act(data.obs[:5]), online.detach().numpy())
-    assert Agent(AgentConfig(ema=0.0), 3, 1, seed=0).policy_ema is None
+    assert Agent(AgentConfig.of(ema=0.0), 3, 1, seed=0).policy_ema is None
 
 
 def test_cosine_lr_by_hand():
@@ -447,7 +464,7 @@ def test_demo_fraction_holds_in_policy_batches_but_not_critic_batches(monkeypatc
         return idx
 
     monkeypatch.setattr(agent_module, "mixed_batch", spy)
-    cfg = AgentConfig(algorithm="iql", extraction="awr", policy="gaussian", hidden=16,
+    cfg = AgentConfig.of(algorithm="iql", extraction="awr", policy="gaussian", hidden=16,
                       layers=1, critic_hidden=16, batch_size=200, demo_fraction=0.5)
     out = Agent(cfg, 3, 1, seed=0).train(demos, autonomous, 20)
     policy = [share for fraction, share in seen if fraction == 0.5]
@@ -459,11 +476,12 @@ def test_demo_fraction_holds_in_policy_batches_but_not_critic_batches(monkeypatc
 
 
 def test_noise_goes_to_the_listed_action_dimensions_only():
+    from bolrl.config import NoiseTable
     from bolrl.loop import AgentActor
-    from bolrl.noise import NOISES, NoiseParams
+    from bolrl.noise import WhiteNoise
 
     data = bandit(300)
-    cfg = AgentConfig(algorithm="bc", extraction="none", policy="gaussian", hidden=8, layers=1)
+    cfg = AgentConfig.of(algorithm="bc", extraction="none", policy="gaussian", hidden=8, layers=1)
     agent = Agent(cfg, 3, 1, seed=0)
     agent.train(data, NONE, 5)
 
@@ -474,7 +492,7 @@ def test_noise_goes_to_the_listed_action_dimensions_only():
         def plan(self, obs):
             return np.zeros((len(obs), 1, 3), np.float32)
 
-    noise = NOISES["white"](4, 2, 50, NoiseParams(sigma=0.2), np.random.default_rng(0))
+    noise = WhiteNoise(4, 2, 50, NoiseTable(sigma=0.2), np.random.default_rng(0))
     actor = AgentActor(Fixed(), noise, (0, 2))
     rows = np.arange(4)
     actor.begin(rows)

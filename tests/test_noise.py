@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from bolrl.noise import NOISES, NoiseParams, colored_noise
+from bolrl.config import NoiseTable
+from bolrl.noise import colored_noise
+from bolrl.registry import NOISES
 
 
 def spectrum_slope(x: np.ndarray) -> float:
@@ -13,8 +15,8 @@ def spectrum_slope(x: np.ndarray) -> float:
 
 
 def run(name, steps=512, rows=64, seed=0, **kw):
-    params = NoiseParams(sigma=1.0, **kw)
-    noise = NOISES[name](rows, 1, steps, params, np.random.default_rng(seed))
+    params = NoiseTable(sigma=1.0, **kw)
+    noise = NOISES[name].load()(rows, 1, steps, params, np.random.default_rng(seed))
     all_rows = np.arange(rows)
     noise.begin(all_rows)
     return np.stack([noise.sample(all_rows)[:, 0] for _ in range(steps)], axis=1)  # (rows, T)
@@ -51,6 +53,6 @@ def test_noise_is_reproducible_from_a_seed(name):
 
 def test_sigma_scales_and_none_is_zero():
     assert not run("none", 20, 2).any()
-    a = NOISES["white"](2, 3, 10, NoiseParams(sigma=0.5), np.random.default_rng(0))
-    b = NOISES["white"](2, 3, 10, NoiseParams(sigma=1.0), np.random.default_rng(0))
+    a = NOISES["white"].load()(2, 3, 10, NoiseTable(sigma=0.5), np.random.default_rng(0))
+    b = NOISES["white"].load()(2, 3, 10, NoiseTable(sigma=1.0), np.random.default_rng(0))
     np.testing.assert_allclose(a.sample(np.arange(2)), 0.5 * b.sample(np.arange(2)))

@@ -14,12 +14,15 @@ Gymnasium environments seeded the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import mujoco
 import numpy as np
 
 from bolrl.envs import scene
-from bolrl.envs.task import Task
+
+if TYPE_CHECKING:  # task.py makes batches of this class: no import cycle at run time
+    from bolrl.envs.task import Task
 
 
 def env_seeds(seed: int, n: int, stream: int = 0) -> list[int]:

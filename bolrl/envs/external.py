@@ -258,3 +258,39 @@ def external_task(spec: TaskSpec) -> ExternalTask:
     if "" not in sys.path and "." not in sys.path:
         sys.path.insert(0, "")  # modules next to where bolrl runs, as `python -m` would
     return ExternalTask(spec)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What `bolrl tasks --check` measures of an external task."""
+
+    task: ExternalTask
+    steps_per_s: float  # control steps/s of 16 environments under random actions
+    expert_success: float | None  # over the probe's episodes; None without an expert
+
+
+def probe(spec: TaskSpec, episodes: int, seed: int, seconds: float = 1.0) -> Probe:
+    """Build the task (raising TaskError for a wrong spec), time 16 environments stepped with
+    random actions, and measure its expert's success if it names one. An expert that raises
+    is reported as a TaskError naming it."""
+    import time
+
+    from bolrl.demos import expert_success_rate
+    from bolrl.envs.batched import env_seeds
+
+    task = external_task(spec)
+    env = task.batch(env_seeds(seed, 16))
+    rng = np.random.default_rng(seed)
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        env.step(rng.uniform(-1, 1, (env.n, task.act_dim)))
+        steps += env.n
+    rate = steps / (time.perf_counter() - start)
+    success = None
+    if spec.expert:
+        try:
+            success = expert_success_rate(task, episodes, seed)
+        except Exception as exc:  # the user's expert raised: say so in one line
+            raise TaskError(f"the expert {spec.expert} failed: {type(exc).__name__}: "
+                            f"{exc}") from None
+    return Probe(task, rate, success)

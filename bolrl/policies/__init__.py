@@ -1,10 +1,7 @@
-"""The expressivity axis: policy classes looked up by name."""
+"""The expressivity axis: policy classes, looked up by name (see `bolrl.registry.POLICIES`,
+which says what each one is)."""
 
 from bolrl.policies.base import Policy
-from bolrl.policies.diffusion import DiffusionPolicy
-from bolrl.policies.gaussian import GaussianPolicy
+from bolrl.registry import POLICIES as _ENTRIES
 
-POLICIES: dict[str, type[Policy]] = {
-    "gaussian": GaussianPolicy,
-    "diffusion": DiffusionPolicy,
-}
+POLICIES: dict[str, type[Policy]] = {name: entry.load() for name, entry in _ENTRIES.items()}

@@ -24,11 +24,11 @@ import math
 import torch
 from torch import nn
 
+from bolrl.config import DENOISERS
 from bolrl.nets import ResidualMLP, mlp, sinusoidal_embedding
 from bolrl.policies.base import Policy, masked_mean, weighted_mean
 
 TIME_EMBEDDING = 16
-DENOISERS = ("mlp", "resnet")
 
 
 def vp_beta_schedule(steps: int, b_min: float = 0.1, b_max: float = 10.0) -> torch.Tensor:

@@ -7,11 +7,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bolrl.registry import ALGORITHMS, RECIPE
 from bolrl.stats import bootstrap_ci, stratified_bootstrap
 
-# The reference values of the axes: a comparison varies one axis and holds the others here.
-REFERENCE = {"algorithm": "iql", "extraction": "best-of-n", "policy": "diffusion",
-             "noise": "none"}
+# The reference values of the axes (the recipe): a comparison varies one axis and holds the
+# others here.
+REFERENCE = RECIPE
+
+
+def learns_q(frame: pd.DataFrame) -> pd.Series:
+    """Rows of Q-function methods (an algorithm that is not imitation)."""
+    return frame["algorithm"].map(lambda a: a in ALGORITHMS and not ALGORITHMS[a].imitation)
 
 
 def method_key(frame: pd.DataFrame) -> pd.Series:
@@ -66,16 +72,16 @@ def comparison_keys(rows: pd.DataFrame, axis: str) -> list[str]:
     For the algorithm axis, imitation methods are compared with the reference Q-method."""
     ref = {k: v for k, v in REFERENCE.items() if k != axis}
     sel = rows
+    q = learns_q(rows)
     if axis == "algorithm":
-        sel = rows[(rows["policy"] == ref["policy"]) & (rows["noise"] == ref["noise"])]
-        sel = sel[(sel["algorithm"] != "iql") | (sel["extraction"] == "best-of-n")]
-    elif axis == "extraction":
         sel = rows[(rows["policy"] == ref["policy"]) & (rows["noise"] == ref["noise"])
-                   & (rows["algorithm"] == "iql")]
+                   & (~q | (rows["extraction"] == ref["extraction"]))]
+    elif axis == "extraction":
+        sel = rows[(rows["policy"] == ref["policy"]) & (rows["noise"] == ref["noise"]) & q]
     elif axis == "policy":  # expressivity: both policy classes, Q-function, any extraction
-        sel = rows[(rows["noise"] == ref["noise"]) & (rows["algorithm"] == "iql")]
+        sel = rows[(rows["noise"] == ref["noise"]) & q]
     elif axis == "noise":
-        sel = rows[(rows["policy"] == ref["policy"]) & (rows["algorithm"] == "iql")
+        sel = rows[(rows["policy"] == ref["policy"]) & q
                    & (rows["extraction"] == ref["extraction"])]
     keys = sorted(sel["key"].unique())
     return keys if len(keys) > 1 else []

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bolrl.registry import RECIPE_NAME as RECIPE
 from bolrl.report.data import final_scores
 from bolrl.stats import paired_difference, verdict
 
-RECIPE = "diffusion/iql+best-of-n"
 MIN_PAIRS = 3  # below this a bootstrap interval says nothing; the verdict is inconclusive
 
 

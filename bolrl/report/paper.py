@@ -19,10 +19,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bolrl.registry import RECIPE_NAME as RECIPE
 from bolrl.report.data import final_scores, mean_ci
 from bolrl.report.naming import display_name
-
-RECIPE = "diffusion/iql+best-of-n"
 
 
 @dataclass(frozen=True)

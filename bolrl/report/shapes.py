@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bolrl.registry import RECIPE_NAME as RECIPE
 from bolrl.report.naming import colour, display_name
 
-BC, FILTERED_BC, RECIPE = "diffusion/bc", "diffusion/filtered-bc", "diffusion/iql+best-of-n"
+BC, FILTERED_BC = "diffusion/bc", "diffusion/filtered-bc"
 METHODS = (BC, FILTERED_BC, RECIPE)
 
 # Our embedded task -> the robomimic task it stands in for, and the paper's curves there

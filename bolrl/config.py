@@ -1,0 +1,242 @@
+"""Every setting of a study, in one place: one frozen dataclass per table of a study file.
+
+Each field is a `knob`: its default, its bounds or allowed values, and a one-line docstring.
+`bolrl.study` derives parsing, type checks, bounds and the key documentation (`bolrl show
+--keys`) from these classes; nothing else states a default. The agent, the extractors and the
+noise processes take these objects whole.
+
+A leaf module: it imports nothing of bolrl (and no torch), so that reading a study is cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+LR_SCHEDULES = ("constant", "cosine")
+CHUNK_LABELS = ("all", "aligned")
+DENOISERS = ("mlp", "resnet")
+
+
+def knob(default: Any, doc: str, *, low: float | None = None, high: float | None = None,
+         open_low: bool = False, open_high: bool = False,
+         choices: tuple[str, ...] | None = None) -> Any:
+    """A setting: its default, a one-line docstring, and its bounds (`low`/`high`, inclusive
+    unless open) or allowed words (`choices`)."""
+    meta = {"doc": doc, "low": low, "high": high, "open_low": open_low,
+            "open_high": open_high, "choices": choices}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def knobs(table: type) -> list[dataclasses.Field]:
+    return list(dataclasses.fields(table))
+
+
+def doc(f: dataclasses.Field) -> str:
+    return f.metadata["doc"]
+
+
+def bounds_text(f: dataclasses.Field, words: bool = False) -> str:
+    """The allowed values of a knob (empty if any value of its type goes): as an interval,
+    "[0, 200]", or in words, "between 0 and 200", "> 0"."""
+    m = f.metadata
+    if m.get("choices"):
+        return " | ".join(m["choices"])
+    low, high = m.get("low"), m.get("high")
+    if low is None and high is None:
+        return ""
+    if not words:
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        return f"{'(' if m['open_low'] else '['}{lo}, {hi}{')' if m['open_high'] else ']'}"
+    if high is None:
+        return f"{'>' if m['open_low'] else '>='} {low:g}"
+    if low is None:
+        return f"{'<' if m['open_high'] else '<='} {high:g}"
+    if m["open_low"] and m["open_high"]:
+        return f"strictly between {low:g} and {high:g}"
+    if m["open_low"] or m["open_high"]:
+        return (f"in {'(' if m['open_low'] else '['}{low:g}, "
+                f"{high:g}{')' if m['open_high'] else ']'}")
+    return f"between {low:g} and {high:g}"
+
+
+def in_bounds(f: dataclasses.Field, value: Any) -> bool:
+    m = f.metadata
+    if m.get("choices"):
+        return value in m["choices"]
+    if m.get("low") is not None and not (value > m["low"] if m["open_low"] else value >= m["low"]):
+        return False
+    if m.get("high") is not None and not (value < m["high"] if m["open_high"]
+                                          else value <= m["high"]):
+        return False
+    return value == value  # NaN is never in bounds
+
+
+MAX_COUNT = 1_000_000
+
+
+@dataclass(frozen=True)
+class StudyTable:
+    """[study]: what is run, and how much of it."""
+
+    name: str = knob("", "results directory name (default: the file's stem)")
+    description: str = knob("", "one line shown by `bolrl show` and in the report")
+    tasks: list = knob(["lift"], "embedded task names, gym:ENV-ID or module.path:make_env")
+    seeds: list = knob([0], "seeds; each is one run of every method on every task")
+    rounds: int = knob(3, "collect-train rounds after round 0 (the base policy)", low=0,
+                       high=200)
+    episodes_per_round: int = knob(50, "autonomous episodes collected per round", low=1,
+                                   high=MAX_COUNT)
+    eval_episodes: int = knob(50, "evaluation episodes per round (no noise, same initial "
+                              "states every round)", low=1, high=MAX_COUNT)
+    n_envs: int = knob(50, "environments stepped together", low=1, high=10_000)
+    demos: dict = knob({}, "demonstrations per task, e.g. { lift = 5 } (default 20)")
+
+
+@dataclass(frozen=True)
+class TrainTable:
+    """[train]: the learner's schedule and data handling."""
+
+    steps_round0: int = knob(2000, "gradient steps of round 0 (pi0, and Q0 with "
+                             "critic_round0)", low=1, high=10_000_000)
+    steps_per_round: int = knob(1000, "gradient steps per later round", low=0,
+                                high=10_000_000)
+    batch_size: int = knob(256, "transitions per gradient step", low=1, high=1_000_000)
+    lr: float = knob(3e-4, "Adam learning rate of policy and critic", low=0.0, high=1.0,
+                     open_low=True)
+    lr_schedule: str = knob("constant", "the policy's lr within each round: constant, or "
+                            "cosine (to 0)", choices=LR_SCHEDULES)
+    ema: float = knob(0.0, "Polyak rate of the acting copy of the policy per step (0: the "
+                      "trained weights act)", low=0.0, high=1.0)
+    warm_start: bool = knob(True, "keep networks and optimizers across rounds (false: "
+                            "re-initialise every round)")
+    critic_round0: bool = knob(False, "Q-function methods train Q0 on the demonstrations in "
+                               "round 0 (the paper's Algorithm 1)")
+    demo_fraction: Any = knob({"bc": 0.5, "filtered-bc": 0.0, "iql": 0.5},
+                              "least share of demonstrations in a policy batch (0: uniform): "
+                              "a number, or a table by algorithm", low=0.0, high=1.0)
+    chunk_labels: str = knob("all", "action-chunk labels from autonomous episodes: all, or "
+                             "aligned (only where the agent planned)", choices=CHUNK_LABELS)
+    obs_clip: float = knob(5.0, "standardised observations are clipped to [-clip, clip] (0: "
+                           "no clipping)", low=0.0)
+    obs_std_floor: float = knob(0.01, "least std of a feature in standardisation (metres)",
+                                low=0.0, open_low=True)
+    obs_std_floor_unitless: float = knob(0.1, "least std of unitless features (quaternions, "
+                                         "sines, tilt)", low=0.0, open_low=True)
+
+
+@dataclass(frozen=True)
+class NetworksTable:
+    """[networks]: sizes and shapes of the policy and the critic."""
+
+    hidden: int = knob(256, "policy width", low=1, high=65_536)
+    layers: int = knob(3, "policy depth (hidden layers, or residual blocks)", low=1, high=64)
+    critic_hidden: int = knob(256, "critic width", low=1, high=65_536)
+    critic_layers: int = knob(2, "critic depth", low=1, high=64)
+    diffusion_steps: int = knob(10, "denoising steps T of the diffusion policy", low=1,
+                                high=1000)
+    denoiser: str = knob("mlp", "the diffusion policy's noise-prediction network: mlp, or "
+                         "resnet (residual blocks with LayerNorm)", choices=DENOISERS)
+    action_chunk: int = knob(1, "actions per policy query, executed open-loop (1: per step)",
+                             low=1, high=64)
+
+
+@dataclass(frozen=True)
+class CriticTable:
+    """[critic]: the IQL Q-function."""
+
+    gamma: float = knob(0.99, "discount", low=0.0, high=1.0, open_low=True, open_high=True)
+    expectile: float = knob(0.8, "expectile tau of V", low=0.0, high=1.0, open_low=True,
+                            open_high=True)
+    target_tau: float = knob(0.005, "Polyak rate of the target Q", low=0.0, high=1.0,
+                             open_low=True)
+
+
+@dataclass(frozen=True)
+class ExtractionTable:
+    """[extraction]: how the acting policy comes from the policy and the Q-function."""
+
+    awr_beta: float = knob(3.0, "AWR: inverse temperature beta of the weights "
+                           "exp(beta (Q - V))", low=0.0)
+    awr_max_weight: float = knob(100.0, "AWR weights are clipped here", low=0.0,
+                                 open_low=True)
+    ddpg_alpha: float = knob(2.5, "DDPG+BC: weight of Q against the BC term", low=0.0)
+    n_samples: int = knob(32, "best-of-n: actions sampled per decision", low=1, high=100_000)
+
+
+@dataclass(frozen=True)
+class NoiseTable:
+    """[noise]: exploration noise added to executed actions during collection."""
+
+    sigma: float = knob(0.1, "scale of the unit-variance noise", low=0.0)
+    theta: float = knob(0.15, "OU mean reversion per step", low=0.0, high=1.0, open_low=True)
+    beta: float = knob(1.0, "colored noise exponent (power ~ 1 / f^beta; 1: pink)")
+    dims: Any = knob([], "action dimensions that get noise (empty: the task's own, the "
+                     "translation of the embedded tasks)")
+
+
+@dataclass(frozen=True)
+class AxesTable:
+    """[axes]: lists of values, expanded as a grid (task x seed x axes)."""
+
+    algorithm: list = knob(["bc", "filtered-bc", "iql"], "imitation (bc, filtered-bc) or a "
+                           "Q-function (iql)")
+    extraction: list = knob(["none", "best-of-n"], "none (imitation), or how a Q-function "
+                            "method extracts its policy")
+    policy: list = knob(["diffusion"], "the policy class (expressivity)")
+    noise: list = knob(["none"], "exploration noise during collection")
+    episodes_per_round: list = knob([], "optional: episodes per round as an axis (default: "
+                                    "[study].episodes_per_round)")
+
+
+TABLES: dict[str, type] = {
+    "study": StudyTable, "train": TrainTable, "networks": NetworksTable,
+    "critic": CriticTable, "extraction": ExtractionTable, "noise": NoiseTable,
+    "axes": AxesTable,
+}
+
+
+@dataclass(frozen=True)
+class Method:
+    """A point on the method axes."""
+
+    algorithm: str = "iql"
+    extraction: str = "best-of-n"
+    policy: str = "diffusion"
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """What an agent is built from: its method and the tables that train it. In a cell,
+    `train.demo_fraction` is the share for the cell's algorithm (a number)."""
+
+    method: Method = Method()
+    train: TrainTable = TrainTable()
+    networks: NetworksTable = NetworksTable()
+    critic: CriticTable = CriticTable()
+    extraction: ExtractionTable = ExtractionTable()
+
+    @staticmethod
+    def of(**settings: Any) -> AgentConfig:
+        """An AgentConfig from keyword settings, each routed to its table by name (tests and
+        benchmarks): `AgentConfig.of(algorithm="bc", hidden=64, lr=1e-3)`."""
+        parts: dict[str, dict[str, Any]] = {}
+        homes = {"method": Method, "train": TrainTable, "networks": NetworksTable,
+                 "critic": CriticTable, "extraction": ExtractionTable}
+        for key, value in settings.items():
+            home = next((h for h, cls in homes.items()
+                         if key in {f.name for f in dataclasses.fields(cls)}), None)
+            if home is None:
+                raise TypeError(f"no setting {key!r}")
+            parts.setdefault(home, {})[key] = value
+        train = parts.get("train", {})
+        if "demo_fraction" not in train:
+            train["demo_fraction"] = 0.0
+        return AgentConfig(Method(**parts.get("method", {})), TrainTable(**train),
+                           NetworksTable(**parts.get("networks", {})),
+                           CriticTable(**parts.get("critic", {})),
+                           ExtractionTable(**parts.get("extraction", {})))

@@ -1,0 +1,123 @@
+"""The axes' values, each an entry that says what it is, without importing its implementation.
+
+A study file names axis values (`algorithm = ["bc", "iql"]`, `policy = ["diffusion"]`); each
+name is looked up here. An entry carries what other modules would otherwise guess from the
+name: whether an algorithm imitates or learns a Q-function, how many network passes a policy
+class needs per sample, how many samples an extraction method draws per decision, whether its
+loss backpropagates through the policy's sampling. The cost model, the benchmarks, study
+validation, method names and the report read these; none of them compares names. The
+implementation (`impl`, "module:attribute") is imported on first use, so that reading a study
+needs no torch. Adding a method is one class in its module and one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bolrl.config import ExtractionTable, NetworksTable
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    impl: str  # "module:attribute" of the implementation
+    doc: str
+
+    def load(self) -> Any:
+        module, attribute = self.impl.split(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+@dataclass(frozen=True)
+class Algorithm(Entry):
+    """The algorithm-class axis. Imitation algorithms are their own policy extractor;
+    Q-function algorithms name a critic class and need an extraction method."""
+
+    imitation: bool = False
+
+    @property
+    def needs_critic(self) -> bool:
+        return not self.imitation
+
+
+def mlp_size(networks: NetworksTable) -> float:
+    """Multiply-adds of one pass of the policy's hidden layers, relative to 256 x 3."""
+    return networks.hidden**2 * networks.layers / (256**2 * 3)
+
+
+def denoiser_size(networks: NetworksTable) -> float:
+    """A residual block holds two hidden layers; a plain MLP layer one."""
+    return mlp_size(networks) * (2 if networks.denoiser == "resnet" else 1)
+
+
+@dataclass(frozen=True)
+class PolicyClass(Entry):
+    """The expressivity axis."""
+
+    passes_per_sample: Callable[[NetworksTable], int] = lambda networks: 1
+    relative_size: Callable[[NetworksTable], float] = mlp_size  # of one pass, for costs
+
+
+@dataclass(frozen=True)
+class Extraction(Entry):
+    """The extraction axis of Q-function methods."""
+
+    samples_per_action: Callable[[ExtractionTable], int] = lambda params: 1
+    grad_through_sampling: bool = False  # the policy loss differentiates the sampling chain
+    weights_by_critic: bool = False  # the policy loss evaluates Q and V on its batch
+
+
+def _registry(*entries: Entry) -> dict[str, Any]:
+    return {e.name: e for e in entries}
+
+
+ALGORITHMS: dict[str, Algorithm] = _registry(
+    Algorithm("bc", "bolrl.extraction:BC", "behaviour cloning on all data", imitation=True),
+    Algorithm("filtered-bc", "bolrl.extraction:FilteredBC",
+              "behaviour cloning on successful episodes", imitation=True),
+    Algorithm("iql", "bolrl.critics:IQLCritic", "an IQL Q-function (expectile V, twin Q)"),
+)
+
+POLICIES: dict[str, PolicyClass] = _registry(
+    PolicyClass("gaussian", "bolrl.policies.gaussian:GaussianPolicy",
+                "an MLP Gaussian, acting with its mean"),
+    PolicyClass("diffusion", "bolrl.policies.diffusion:DiffusionPolicy",
+                "a DDPM over actions", passes_per_sample=lambda n: n.diffusion_steps,
+                relative_size=denoiser_size),
+)
+
+NO_EXTRACTION = "none"  # the extraction value of imitation methods
+EXTRACTIONS: dict[str, Extraction] = _registry(
+    Extraction("awr", "bolrl.extraction:AWR", "explicit: BC weighted by exp(beta (Q - V))",
+               weights_by_critic=True),
+    Extraction("ddpg-bc", "bolrl.extraction:DDPGBC",
+               "explicit: maximise Q through the policy's sampling, plus BC",
+               grad_through_sampling=True),
+    Extraction("best-of-n", "bolrl.extraction:BestOfN",
+               "implicit: execute the best of N sampled actions under Q",
+               samples_per_action=lambda p: p.n_samples),
+)
+
+NOISES: dict[str, Entry] = _registry(
+    Entry("none", "bolrl.noise:NoNoise", "no exploration noise"),
+    Entry("white", "bolrl.noise:WhiteNoise", "i.i.d. Gaussian per step"),
+    Entry("ou", "bolrl.noise:OUNoise", "Ornstein-Uhlenbeck (temporally correlated)"),
+    Entry("pink", "bolrl.noise:PinkNoise", "colored, power ~ 1 / f^beta"),
+)
+
+# The recipe of the paper: the axes' reference values, against which every comparison varies
+# one axis.
+RECIPE = {"algorithm": "iql", "extraction": "best-of-n", "policy": "diffusion", "noise": "none"}
+
+
+def method_name(algorithm: str, extraction: str, policy: str, noise: str = "none") -> str:
+    """'diffusion/bc', 'diffusion/iql+best-of-n', 'gaussian/iql+awr+ou'."""
+    core = algorithm if ALGORITHMS[algorithm].imitation else f"{algorithm}+{extraction}"
+    name = f"{policy}/{core}"
+    return name if noise == "none" else f"{name}+{noise}"
+
+
+RECIPE_NAME = method_name(**RECIPE)
