@@ -160,12 +160,13 @@ class CriticTable:
 class ExtractionTable:
     """[extraction]: how the acting policy comes from the policy and the Q-function."""
 
-    awr_beta: float = knob(3.0, "AWR: inverse temperature beta of the weights "
-                           "exp(beta (Q - V))", low=0.0)
+    awr_beta: float = knob(3.0, "inverse temperature beta: AWR's weights exp(beta (Q - V)), "
+                           "softmax-of-n's choice", low=0.0)
     awr_max_weight: float = knob(100.0, "AWR weights are clipped here", low=0.0,
                                  open_low=True)
     ddpg_alpha: float = knob(2.5, "DDPG+BC: weight of Q against the BC term", low=0.0)
-    n_samples: int = knob(32, "best-of-n: actions sampled per decision", low=1, high=100_000)
+    n_samples: int = knob(32, "actions sampled per decision (best-of-n, softmax-of-n)", low=1,
+                          high=100_000)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@ an episode's end.
                 L = -alpha Q(s, pi(s)) / mean|Q| + E[ l_BC(s, a) ]
 - `best-of-n`   implicit (IDQL): the policy is trained by BC on all data; at action time
                 sample N actions and execute argmax_i min(Qbar_1, Qbar_2)(s, a_i)
+- `softmax-of-n` implicit and stochastic (IDQL's and DPPO's sampling mode): as best-of-n, but
+                execute a_i with probability softmax_i(beta Q(s, a_i)), beta = awr_beta
+                (exp(beta Q) is AWR's exp(beta (Q - V)) up to a constant per state)
 l_BC is the policy class's own loss (Gaussian NLL, or the denoising loss of diffusion).
 
 Action chunks: with `action_chunk` H > 1 the policy models the next H actions as one vector
@@ -114,3 +117,20 @@ class BestOfN(Extractor):
         b, n, d = candidates.shape
         q = critic.q_min(obs.repeat_interleave(n, 0), candidates.reshape(b * n, d), target=True)
         return best_of_n(candidates, q.view(b, n))
+
+
+class SoftmaxOfN(Extractor):
+    @torch.no_grad()
+    def act(self, policy, critic, obs, p, g):
+        candidates = policy.sample(obs, p.n_samples, g)  # (B, N, H * A)
+        b, n, d = candidates.shape
+        q = critic.q_min(obs.repeat_interleave(n, 0), candidates.reshape(b * n, d), target=True)
+        return softmax_of_n(candidates, q.view(b, n), p.awr_beta, g)
+
+
+def softmax_of_n(candidates: torch.Tensor, q: torch.Tensor, beta: float,
+                 g: torch.Generator) -> torch.Tensor:
+    """One candidate per observation, drawn with probability softmax(beta q): (B, N, A),
+    (B, N) -> (B, A). As beta grows this is best-of-n; beta = 0 picks uniformly."""
+    choice = torch.multinomial(torch.softmax(beta * q, dim=1), 1, generator=g).squeeze(1)
+    return candidates[torch.arange(candidates.shape[0]), choice]

@@ -99,6 +99,9 @@ EXTRACTIONS: dict[str, Extraction] = _registry(
     Extraction("best-of-n", "bolrl.extraction:BestOfN",
                "implicit: execute the best of N sampled actions under Q",
                samples_per_action=lambda p: p.n_samples),
+    Extraction("softmax-of-n", "bolrl.extraction:SoftmaxOfN",
+               "implicit: execute one of N sampled actions, drawn with p ~ exp(beta Q)",
+               samples_per_action=lambda p: p.n_samples),
 )
 
 NOISES: dict[str, Entry] = _registry(

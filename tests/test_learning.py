@@ -499,3 +499,15 @@ def test_noise_goes_to_the_listed_action_dimensions_only():
     actions = actor.act(rows, np.zeros((4, 3), np.float32), None)
     assert (actions[:, 1] == 0).all()
     assert (actions[:, [0, 2]] != 0).all()
+
+
+def test_softmax_of_n_draws_by_exp_beta_q():
+    from bolrl.extraction import softmax_of_n
+
+    cands = torch.tensor([[[0.0], [1.0]]]).expand(4000, -1, -1)  # two candidates per state
+    q = torch.tensor([[0.0, np.log(3.0)]]).expand(4000, -1)  # exp(Q): 1 and 3
+    g = torch.Generator().manual_seed(0)
+    picked = softmax_of_n(cands, q, beta=1.0, g=g)[:, 0]
+    assert float(picked.mean()) == pytest.approx(0.75, abs=0.03)  # 3 / (1 + 3)
+    greedy = softmax_of_n(cands, q, beta=100.0, g=g)[:, 0]
+    assert bool((greedy == 1.0).all())  # a large beta is best-of-n
