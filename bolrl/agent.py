@@ -134,6 +134,7 @@ class Agent:
             self.policy = POLICIES[self.cfg.method.policy](
                 self.obs_dim, self.act_dim * net.action_chunk, hidden=net.hidden,
                 layers=net.layers, diffusion_steps=net.diffusion_steps, denoiser=net.denoiser,
+                nll_beta=self.cfg.train.gaussian_nll_beta,
             )
             self.critic = (
                 algorithm.load()(self.obs_dim, self.act_dim * net.action_chunk,

@@ -119,6 +119,9 @@ class TrainTable:
     demo_fraction: Any = knob({"bc": 0.5, "filtered-bc": 0.0, "iql": 0.5},
                               "least share of demonstrations in a policy batch (0: uniform): "
                               "a number, or a table by algorithm", low=0.0, high=1.0)
+    gaussian_nll_beta: float = knob(0.0, "Gaussian policy: beta of its beta-NLL loss (0: plain "
+                                    "NLL; 1: the mean learns as by squared error)", low=0.0,
+                                    high=1.0)
     chunk_labels: str = knob("all", "action-chunk labels from autonomous episodes: all, or "
                              "aligned (only where the agent planned)", choices=CHUNK_LABELS)
     obs_clip: float = knob(5.0, "standardised observations are clipped to [-clip, clip] (0: "

@@ -511,3 +511,17 @@ def test_softmax_of_n_draws_by_exp_beta_q():
     assert float(picked.mean()) == pytest.approx(0.75, abs=0.03)  # 3 / (1 + 3)
     greedy = softmax_of_n(cands, q, beta=100.0, g=g)[:, 0]
     assert bool((greedy == 1.0).all())  # a large beta is best-of-n
+
+
+def test_beta_nll_gives_the_mean_a_squared_error_gradient():
+    """With beta = 1 the loss's gradient on the mean is (mu - a) / B whatever sigma is; the
+    plain NLL's is (mu - a) / (B sigma^2)."""
+    obs, act = torch.randn(4, 3), torch.zeros(4, 2)
+    for beta, scale in ((1.0, 1.0), (0.0, float(np.exp(10.0)))):  # sigma = e^-5
+        net = POLICIES["gaussian"](3, 2, hidden=8, layers=1, nll_beta=beta)
+        mean = (torch.rand(4, 2) - 0.5).requires_grad_()
+        log_std = torch.full((4, 2), -5.0, requires_grad=True)
+        net._dist = lambda obs, m=mean, s=log_std: (m, s)
+        net.loss(obs, act).backward()
+        torch.testing.assert_close(mean.grad, scale * (mean.detach() - act) / 4, rtol=1e-4,
+                                   atol=0.0)
