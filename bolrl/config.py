@@ -195,6 +195,8 @@ class AxesTable:
     noise: list = knob(["none"], "exploration noise during collection")
     episodes_per_round: list = knob([], "optional: episodes per round as an axis (default: "
                                     "[study].episodes_per_round)")
+    noise_sigma: list = knob([], "optional: the noise scale as an axis, for cells with noise "
+                             "(default: [noise].sigma)")
 
 
 TABLES: dict[str, type] = {

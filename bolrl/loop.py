@@ -113,6 +113,7 @@ def _row(cell: Cell, round_index: int, **values) -> dict:
         study=cell.study, cell_id=cell.cell_id, task=cell.task, seed=cell.seed,
         algorithm=cell.algorithm, extraction=cell.extraction, policy=cell.policy,
         noise=cell.noise, method=cell.method_name, episodes_per_round=cell.episodes_per_round,
+        noise_sigma=cell.noise_params.sigma if cell.noise != "none" else float("nan"),
         round=round_index, demos=cell.demos, status="ok",
         config=json.dumps(cell.config(), sort_keys=True),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -32,6 +32,7 @@ SCHEMA: dict[str, str] = {
     "extraction": "string",
     "policy": "string",
     "noise": "string",
+    "noise_sigma": "float64",  # the noise's scale (NaN without noise)
     "method": "string",
     "episodes_per_round": "int64",
     "round": "int64",

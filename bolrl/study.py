@@ -44,7 +44,7 @@ from bolrl.envs import TASKS, get_task
 from bolrl.envs.external import TaskError, TaskSpec, is_external
 from bolrl.registry import ALGORITHMS, EXTRACTIONS, NO_EXTRACTION, NOISES, POLICIES, method_name
 
-AXES = ("algorithm", "extraction", "policy", "noise", "episodes_per_round")
+AXES = ("algorithm", "extraction", "policy", "noise", "episodes_per_round", "noise_sigma")
 AXIS_VALUES: dict[str, tuple] = {
     "algorithm": tuple(ALGORITHMS),
     "extraction": (NO_EXTRACTION, *EXTRACTIONS),
@@ -177,7 +177,10 @@ def _axis_list(path: Path, where: str, values: Any, allowed: tuple | None) -> li
     if not isinstance(values, list) or not values:
         raise StudyError(f"{path}: {where} must be a non-empty list")
     for v in values:
-        if allowed is None:
+        if where.endswith("noise_sigma"):
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 1e6:
+                raise StudyError(f"{path}: {where} values must be numbers >= 0, got {v!r}")
+        elif allowed is None:
             if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_COUNT:
                 raise StudyError(f"{path}: {where} values must be positive integers, got {v!r}")
         elif v not in allowed:
@@ -389,6 +392,8 @@ def _parse_extra_cells(path: Path, cells: Any, settings: dict) -> list[dict]:
                 not isinstance(value, int) or isinstance(value, bool) or value < 0
             ):
                 raise StudyError(f"{path}: {where}.{key} must be a non-negative integer")
+            elif key == "noise_sigma":
+                _axis_list(path, f"{where}.{key}", [value], None)
         missing = [k for k in ("algorithm", "extraction", "policy", "noise") if k not in cell]
         if missing:
             raise StudyError(f"{path}: {where} must name {', '.join(missing)}")
@@ -424,7 +429,12 @@ def _make_cell(study: str, s: dict, point: dict) -> Cell:
         networks=s["networks"],
         critic=s["critic"],
         extraction_params=s["extraction"],
-        noise_params=dataclasses.replace(s["noise"], dims=tuple(s["noise"].dims)),
+        # without noise the scale means nothing: such cells keep the study's, so that a
+        # noise_sigma axis does not multiply them
+        noise_params=dataclasses.replace(
+            s["noise"], dims=tuple(s["noise"].dims),
+            sigma=(float(point.get("noise_sigma", s["noise"].sigma)) if point["noise"] != "none"
+                   else s["noise"].sigma)),
     )
 
 
@@ -433,7 +443,8 @@ def expand(settings: dict) -> tuple[list[Cell], list[tuple[dict, str]]]:
     study = settings["study"]
     axes = dataclasses.asdict(settings["axes"])
     axes["episodes_per_round"] = axes["episodes_per_round"] or [study.episodes_per_round]
-    names = ("algorithm", "extraction", "policy", "noise", "episodes_per_round")
+    axes["noise_sigma"] = axes["noise_sigma"] or [settings["noise"].sigma]
+    names = AXES
     points = []
     for task, seed in itertools.product(study.tasks, study.seeds):
         for values in itertools.product(*(axes[n] for n in names)):
@@ -442,7 +453,8 @@ def expand(settings: dict) -> tuple[list[Cell], list[tuple[dict, str]]]:
         tasks = [extra["task"]] if "task" in extra else study.tasks
         seeds = [extra["seed"]] if "seed" in extra else study.seeds
         for task, seed in itertools.product(tasks, seeds):
-            point = {"episodes_per_round": study.episodes_per_round, **extra}
+            point = {"episodes_per_round": study.episodes_per_round,
+                     "noise_sigma": settings["noise"].sigma, **extra}
             points.append({**point, "task": task, "seed": seed})
     cells, dropped, seen = [], [], set()
     for point in points:

@@ -219,3 +219,14 @@ def test_smoke_cells_give_the_rows_recorded_before_the_config_refactor(tmp_path)
                 np.testing.assert_allclose(new[key], value, rtol=1e-6, err_msg=key)
             else:
                 assert new[key] == value, key
+
+
+def test_noise_sigma_axis_multiplies_noisy_cells_only(tmp_path):
+    path = write_study(tmp_path, "[axes]\nalgorithm = ['iql']\nextraction = ['best-of-n']\n"
+                                 "noise = ['none', 'ou', 'pink']\nnoise_sigma = [0.05, 0.1]\n")
+    cells = load_study(path).cells
+    by = sorted((c.noise, c.noise_params.sigma) for c in cells)
+    assert by == [("none", 0.1), ("ou", 0.05), ("ou", 0.1), ("pink", 0.05), ("pink", 0.1)]
+    bad = write_study(tmp_path, "[axes]\nnoise_sigma = [-1]\n")
+    with pytest.raises(StudyError, match="noise_sigma values must be numbers >= 0"):
+        load_study(bad)

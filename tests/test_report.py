@@ -165,3 +165,34 @@ def test_side_by_side_with_the_paper(tmp_path):
     finals = [float(c.split("/")[1].split("[")[0]) for c in scaling[0].split("|")[2:5]]
     assert [round(x, -1) for x in finals] == [50, 60, 70]  # the shifts per level
     assert "E = 10 (paper M = 50)" in text
+
+
+def test_a_noise_sweep_is_measured_per_kind_and_scale(tmp_path):
+    """With the noise scale as an axis, each (kind, sigma) is its own method key, paired
+    against the same method without noise."""
+    frame = synthetic_rows(seeds=4)
+    frame = frame[frame["noise"] == "none"]
+    recipe = frame[frame["method"] == "diffusion/iql+best-of-n"]
+    noisy = []
+    for sigma, shift in ((0.05, 0.15), (0.2, -0.2)):
+        part = recipe.copy()
+        part["noise"], part["method"] = "ou", "diffusion/iql+best-of-n+ou"
+        part["noise_sigma"] = sigma
+        part["cell_id"] = part["cell_id"] + f"-ou{sigma}"
+        last = part["round"] == part["round"].max()
+        part.loc[last, "eval_success_rate"] += shift
+        noisy.append(part)
+    frame = pd.concat([frame, *noisy], ignore_index=True)
+    rows = ok_rows(frame)
+    assert {"diffusion/iql+best-of-n+ou sigma=0.05", "diffusion/iql+best-of-n+ou sigma=0.2"} <= set(
+        rows["key"])
+    from bolrl.report.findings import noise_findings
+
+    measured = {m.finding.claim: m for m in measure(rows, noise_findings(rows))}
+    assert measured["ou noise, sigma 0.05 > none (diffusion/iql+best-of-n)"].verdict == (
+        "reproduced")
+    assert measured["ou noise, sigma 0.2 > none (diffusion/iql+best-of-n)"].verdict == (
+        "not reproduced")
+    report = build(frame, "syn", frame["cell_id"].nunique(), tmp_path, ["png"], "bolrl plot")
+    assert any(p.stem == "noise" for p in report.figures)
+    assert "The noise scale, swept" in (tmp_path / "REPORT.md").read_text()

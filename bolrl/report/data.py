@@ -21,10 +21,16 @@ def learns_q(frame: pd.DataFrame) -> pd.Series:
 
 
 def method_key(frame: pd.DataFrame) -> pd.Series:
-    """Method name, with the episodes per round when a study varies it."""
+    """Method name, with the noise scale and the episodes per round where a study varies
+    them: 'diffusion/iql+best-of-n+ou sigma=0.05 E=50'."""
+    key = frame["method"].astype(str)
+    noisy = frame["noise"] != "none"
+    if frame.loc[noisy, "noise_sigma"].nunique() > 1:
+        sigma = frame["noise_sigma"].map(lambda x: f" sigma={x:g}")
+        key = key.where(~noisy, key + sigma)
     if frame["episodes_per_round"].nunique() > 1:
-        return frame["method"] + " E=" + frame["episodes_per_round"].astype(str)
-    return frame["method"].astype(str)
+        key = key + " E=" + frame["episodes_per_round"].astype(str)
+    return key
 
 
 def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -13,13 +13,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bolrl.report.data import final_scores, mean_ci, scaling_curve  # noqa: E402
-from bolrl.report.naming import colour, display_name  # noqa: E402
+from bolrl.report.naming import colour, display_name, key_label  # noqa: E402
 from bolrl.stats import stratified_bootstrap  # noqa: E402
 
 
 def _label(key: str) -> str:
-    base, _, e = key.partition(" E=")
-    return display_name(base) + (f", {e} episodes/round" if e else "")
+    return key_label(key)
 
 
 def _save(fig, stem: Path, formats: list[str]) -> list[Path]:
@@ -112,5 +111,38 @@ def data_scaling_figure(rows: pd.DataFrame, title: str, stem: Path,
     ax.set_ylim(-2, 102)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False)
+    ax.set_title(title)
+    return _save(fig, stem, formats)
+
+
+def noise_figure(rows: pd.DataFrame, title: str, stem: Path, formats: list[str]) -> list[Path]:
+    """Final success against the noise scale, one line per noise kind of each noisy method,
+    its method without noise as a band (mean over tasks and seeds, stratified 95% CI)."""
+    noisy = rows[rows["noise"] != "none"]
+    if noisy["noise_sigma"].nunique() < 2:
+        return []
+    fig, ax = plt.subplots(figsize=(5.8, 4.2), layout="constrained")
+    for method, g in noisy.groupby("method"):
+        points = []
+        for sigma, gs in g.groupby("noise_sigma"):
+            s = final_scores(gs.assign(key=method))
+            points.append((sigma, *mean_ci(s, "final")))
+        x, m, lo, hi = (np.array(v) for v in zip(*sorted(points), strict=True))
+        ax.errorbar(x, 100 * m, yerr=[100 * (m - lo), 100 * (hi - m)], marker="o", capsize=3,
+                    color=colour(method), label=display_name(method))
+        base = method.removesuffix("+" + g["noise"].iloc[0])
+        ref = final_scores(rows[rows["method"] == base].assign(key=base))
+        if not ref.empty:
+            bm, blo, bhi = mean_ci(ref, "final")
+            ax.axhline(100 * bm, color=colour(base), ls="--", lw=1)
+            ax.axhspan(100 * blo, 100 * bhi, color=colour(base), alpha=0.08)
+    ax.set_xscale("log", base=2)
+    sigmas = sorted(noisy["noise_sigma"].unique())
+    ax.set_xticks(sigmas, [f"{x:g}" for x in sigmas])
+    ax.set_xlabel("noise scale sigma (translation dimensions)")
+    ax.set_ylabel("final success, mean over tasks and seeds (%)")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False, title="dashed: without noise", title_fontsize=8)
     ax.set_title(title)
     return _save(fig, stem, formats)

@@ -58,7 +58,24 @@ def _by_task(scores: pd.DataFrame, key: str, pairs: pd.DataFrame) -> dict[str, n
     return {t: g.sort_values("seed")["final"].to_numpy() for t, g in s.groupby("task")}
 
 
-def measure(rows: pd.DataFrame) -> list[Measured]:
+def noise_findings(rows: pd.DataFrame) -> list[Finding]:
+    """For a study that sweeps the noise scale: each noisy method at each scale against the
+    same method without noise (the paper's claim for OU: noise > none)."""
+    noisy = rows[(rows["noise"] != "none") & (rows["key"] != rows["method"])]
+    out = []
+    for key, g in noisy.groupby("key"):
+        method, noise = g["method"].iloc[0], g["noise"].iloc[0]
+        base = method.removesuffix(f"+{noise}")
+        sigma = g["noise_sigma"].iloc[0]
+        paper = (80, 74) if noise == "ou" and base == RECIPE else None
+        out.append(Finding(f"{noise} noise, sigma {sigma:g} > none ({base})", key, base, paper,
+                           ours_only=paper is None))
+    order = {"ou": 0, "white": 1, "pink": 2}
+    return sorted(out, key=lambda f: (order.get(f.better.split("+")[-1].split(" ")[0], 9),
+                                      f.better))
+
+
+def measure(rows: pd.DataFrame, findings: list[Finding] | None = None) -> list[Measured]:
     """Every finding whose two methods are both in the results (at the largest episodes per
     round when the study varies it)."""
     if rows["episodes_per_round"].nunique() > 1:
@@ -66,7 +83,7 @@ def measure(rows: pd.DataFrame) -> list[Measured]:
         rows["key"] = rows["method"].astype(str)
     scores = final_scores(rows)
     out = []
-    for f in FINDINGS:
+    for f in FINDINGS if findings is None else findings:
         a, b = scores[scores["key"] == f.better], scores[scores["key"] == f.worse]
         pairs = a[["task", "seed"]].merge(b[["task", "seed"]])
         if pairs.empty:

@@ -42,8 +42,18 @@ def display_name(method: str) -> str:
     return name
 
 
+def key_label(key: str) -> str:
+    """A method key ('diffusion/iql+best-of-n+ou sigma=0.05 E=50') in words."""
+    base, *suffixes = key.split(" ")
+    words = [display_name(base)]
+    for suffix in suffixes:
+        name, _, value = suffix.partition("=")
+        words.append({"E": f"{value} episodes/round", "sigma": f"sigma {value}"}.get(name, suffix))
+    return ", ".join(words)
+
+
 def colour(method: str) -> str:
-    base = method.split(" E=")[0]
+    base = method.split(" ")[0]
     if base in COLOURS:
         return COLOURS[base]
     return _FALLBACK[sum(map(ord, base)) % len(_FALLBACK)]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from bolrl.report.data import comparison_keys, ok_rows
-from bolrl.report.figures import comparison_figure, data_scaling_figure
-from bolrl.report.findings import findings_markdown, measure
+from bolrl.report.figures import comparison_figure, data_scaling_figure, noise_figure
+from bolrl.report.findings import findings_markdown, measure, noise_findings
 from bolrl.report.paper import scaling_side_by_side, side_by_side
 from bolrl.report.shapes import shapes_figure, shapes_markdown
 from bolrl.report.tables import summary_table, to_latex, to_markdown
@@ -46,6 +46,8 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
             figures += comparison_figure(rows, axis_keys, title, fig_dir / f"axis_{axis}",
                                          formats)
     figures += shapes_figure(rows, fig_dir / "shapes", formats)
+    figures += noise_figure(rows, f"{study_name}: exploration noise", fig_dir / "noise",
+                            formats)
     if rows["episodes_per_round"].nunique() > 1:
         figures += data_scaling_figure(rows, f"{study_name}: final success against data",
                                        fig_dir / "data_scaling", formats)
@@ -53,6 +55,10 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
     measured = measure(rows)
     findings_md = (findings_markdown(measured) if measured
                    else "No finding has both of its methods in these results.\n")
+    swept = measure(rows, noise_findings(rows))
+    if swept:
+        findings_md += ("\nThe noise scale, swept: each noisy method against the same method "
+                        "without noise (paired by task and seed).\n\n" + findings_markdown(swept))
     paper_md = side_by_side(rows) + "\n" + scaling_side_by_side(rows)
     shapes_md = shapes_markdown(rows)
     tab_dir = out_dir / "tables"

@@ -8,15 +8,14 @@ import numpy as np
 import pandas as pd
 
 from bolrl.report.data import final_scores
-from bolrl.report.naming import display_name
+from bolrl.report.naming import key_label
 from bolrl.stats import bootstrap_ci
 
 FILTERED_BC = "diffusion/filtered-bc"
 
 
 def _name(key: str) -> str:
-    base, _, e = key.partition(" E=")
-    return display_name(base) + (f" (E={e})" if e else "")
+    return key_label(key)
 
 
 def summary_table(rows: pd.DataFrame) -> pd.DataFrame:
