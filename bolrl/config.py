@@ -1,6 +1,9 @@
 """Every setting of a study, in one place: one frozen dataclass per table of a study file.
 
 Each field is a `knob`: its default, its bounds or allowed values, and a one-line docstring.
+The defaults of the learner are the settings calibrated for the paper study (see the header
+of studies/paper.toml for the measurements), except the network sizes (256 wide here; the CPU
+studies use 128).
 `bolrl.study` derives parsing, type checks, bounds and the key documentation (`bolrl show
 --keys`) from these classes; nothing else states a default. The agent, the extractors and the
 noise processes take these objects whole.
@@ -101,16 +104,16 @@ class StudyTable:
 class TrainTable:
     """[train]: the learner's schedule and data handling."""
 
-    steps_round0: int = knob(2000, "gradient steps of round 0 (pi0, and Q0 with "
+    steps_round0: int = knob(4000, "gradient steps of round 0 (pi0, and Q0 with "
                              "critic_round0)", low=1, high=10_000_000)
-    steps_per_round: int = knob(1000, "gradient steps per later round", low=0,
+    steps_per_round: int = knob(2000, "gradient steps per later round", low=0,
                                 high=10_000_000)
     batch_size: int = knob(256, "transitions per gradient step", low=1, high=1_000_000)
-    lr: float = knob(3e-4, "Adam learning rate of policy and critic", low=0.0, high=1.0,
+    lr: float = knob(1e-3, "Adam learning rate of policy and critic", low=0.0, high=1.0,
                      open_low=True)
-    lr_schedule: str = knob("constant", "the policy's lr within each round: constant, or "
+    lr_schedule: str = knob("cosine", "the policy's lr within each round: constant, or "
                             "cosine (to 0)", choices=LR_SCHEDULES)
-    ema: float = knob(0.0, "Polyak rate of the acting copy of the policy per step (0: the "
+    ema: float = knob(0.005, "Polyak rate of the acting copy of the policy per step (0: the "
                       "trained weights act)", low=0.0, high=1.0)
     warm_start: bool = knob(True, "keep networks and optimizers across rounds (false: "
                             "re-initialise every round)")
@@ -119,7 +122,7 @@ class TrainTable:
     demo_fraction: Any = knob({"bc": 0.5, "filtered-bc": 0.0, "iql": 0.5},
                               "least share of demonstrations in a policy batch (0: uniform): "
                               "a number, or a table by algorithm", low=0.0, high=1.0)
-    gaussian_nll_beta: float = knob(0.0, "Gaussian policy: beta of its beta-NLL loss (0: plain "
+    gaussian_nll_beta: float = knob(1.0, "Gaussian policy: beta of its beta-NLL loss (0: plain "
                                     "NLL; 1: the mean learns as by squared error)", low=0.0,
                                     high=1.0)
     chunk_labels: str = knob("all", "action-chunk labels from autonomous episodes: all, or "
@@ -142,9 +145,9 @@ class NetworksTable:
     critic_layers: int = knob(2, "critic depth", low=1, high=64)
     diffusion_steps: int = knob(10, "denoising steps T of the diffusion policy", low=1,
                                 high=1000)
-    denoiser: str = knob("mlp", "the diffusion policy's noise-prediction network: mlp, or "
+    denoiser: str = knob("resnet", "the diffusion policy's noise-prediction network: mlp, or "
                          "resnet (residual blocks with LayerNorm)", choices=DENOISERS)
-    action_chunk: int = knob(1, "actions per policy query, executed open-loop (1: per step)",
+    action_chunk: int = knob(4, "actions per policy query, executed open-loop (1: per step)",
                              low=1, high=64)
 
 

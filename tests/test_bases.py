@@ -15,7 +15,7 @@ TIMING = ["collect_s", "train_s", "eval_s", "created_at"]
 
 def q0_study(tmp_path) -> Path:
     text = (SMOKE.read_text()
-            .replace("warm_start = true", "warm_start = true\ncritic_round0 = true")
+            .replace("critic_round0 = false", "critic_round0 = true")
             .replace('extraction = ["none", "best-of-n"]',
                      'extraction = ["none", "awr", "best-of-n"]'))
     path = tmp_path / "q0.toml"

@@ -9,7 +9,7 @@ def test_step_flops_of_gaussian_bc_by_hand():
     # obs 2 -> hidden 3 -> 2 x act (mean, log std) = 2: layers (2x3) + (3x2) = 12 MACs;
     # forward + backward = 3 x, 2 FLOPs per MAC, batch 4: 2 * 3 * 12 * 4 = 288
     cfg = AgentConfig.of(algorithm="bc", extraction="none", policy="gaussian", hidden=3,
-                         layers=1, batch_size=4)
+                         layers=1, batch_size=4, action_chunk=1)
     assert step_flops(Agent(cfg, 2, 1, seed=0)) == 288
 
 
@@ -17,7 +17,7 @@ def test_step_flops_grow_with_the_critic_and_with_chunks():
     def flops(**kw):
         return step_flops(Agent(AgentConfig.of(policy="diffusion", **kw), 20, 5, seed=0))
 
-    bc = flops(algorithm="bc", extraction="none")
-    iql = flops(algorithm="iql", extraction="best-of-n")
+    bc = flops(algorithm="bc", extraction="none", action_chunk=1)
+    iql = flops(algorithm="iql", extraction="best-of-n", action_chunk=1)
     chunked = flops(algorithm="iql", extraction="best-of-n", action_chunk=4)
     assert bc < iql < chunked

@@ -20,6 +20,14 @@ METHODS = [(a, NO_EXTRACTION) for a, e in ALGORITHMS.items() if e.imitation] + [
 torch.set_num_threads(1)
 
 NONE = Episodes.empty(0, 0)  # no autonomous episodes: tests train on "demonstrations" alone
+# The plain learner these tests' hand-computed values assume (the defaults of bolrl.config
+# are the paper study's: 4-step chunks, a residual denoiser, cosine lr, an EMA).
+PLAIN = dict(action_chunk=1, denoiser="mlp", lr_schedule="constant", ema=0.0, lr=3e-4,
+             gaussian_nll_beta=0.0)
+
+
+def config(**settings) -> AgentConfig:
+    return AgentConfig.of(**{**PLAIN, **settings})
 
 
 def fit_bimodal(policy_name: str, steps: int = 1500) -> np.ndarray:
@@ -88,7 +96,7 @@ def chain_mdp() -> Episodes:
 
 
 def chain_agent(extraction="best-of-n", policy="gaussian", steps=3000) -> Agent:
-    cfg = AgentConfig.of(algorithm="iql", extraction=extraction, policy=policy, hidden=64, layers=2,
+    cfg = config(algorithm="iql", extraction=extraction, policy=policy, hidden=64, layers=2,
                       critic_hidden=64, critic_layers=2, lr=1e-3, gamma=0.9, expectile=0.8,
                       target_tau=0.02, n_samples=16)
     agent = Agent(cfg, obs_dim=5, act_dim=1, seed=0)
@@ -147,14 +155,14 @@ def bandit(n=2000, seed=0) -> Episodes:
 @pytest.mark.parametrize("policy", list(POLICIES))
 def test_ddpg_bc_raises_q_of_the_policy_actions(policy):
     data = bandit()
-    cfg = AgentConfig.of(algorithm="iql", extraction="ddpg-bc", policy=policy, hidden=64, layers=2,
+    cfg = config(algorithm="iql", extraction="ddpg-bc", policy=policy, hidden=64, layers=2,
                       critic_hidden=64, lr=1e-3, ddpg_alpha=2.5, n_samples=4)
     agent = Agent(cfg, 3, 1, seed=0)
     obs = data.obs[:500]
     before = agent.act(obs).mean()  # Q(s, a) = a: the mean action is the mean Q
     agent.train(data, NONE, 800)
     after = agent.act(obs).mean()
-    bc = Agent(AgentConfig.of(algorithm="bc", extraction="none", policy=policy, hidden=64, layers=2,
+    bc = Agent(config(algorithm="bc", extraction="none", policy=policy, hidden=64, layers=2,
                            lr=1e-3), 3, 1, seed=0)
     bc.train(data, NONE, 800)
     assert after > before + 0.3 and after > 0.5
@@ -172,7 +180,7 @@ def assert_same_state(a: torch.nn.Module, b: torch.nn.Module) -> None:
 @pytest.mark.parametrize("algorithm, extraction", METHODS)
 def test_training_is_deterministic(policy, algorithm, extraction):
     data = bandit(300)
-    cfg = AgentConfig.of(algorithm=algorithm, extraction=extraction, policy=policy, hidden=32,
+    cfg = config(algorithm=algorithm, extraction=extraction, policy=policy, hidden=32,
                          layers=2, critic_hidden=32, n_samples=4, batch_size=64)
     a, b = Agent(cfg, 3, 1, seed=5), Agent(cfg, 3, 1, seed=5)
     a.train(data, NONE, 30)
@@ -188,7 +196,7 @@ def test_every_method_starts_from_the_same_base_policy(policy):
     """Round 0 is behaviour cloning for all methods, which act with the policy alone until a
     critic has trained (no Q0 here)."""
     data = bandit(300)
-    agents = [Agent(AgentConfig.of(algorithm=alg, extraction=ext, policy=policy, hidden=32,
+    agents = [Agent(config(algorithm=alg, extraction=ext, policy=policy, hidden=32,
                                    layers=2, critic_hidden=32, n_samples=8, batch_size=64),
                     3, 1, seed=3)
               for alg, ext in METHODS]
@@ -206,7 +214,7 @@ def test_every_method_starts_from_the_same_base_policy(policy):
                                             ExtractionTable(n_samples=8)) > 1])
 def test_implicit_methods_act_with_the_critic_once_trained(extraction):
     data = bandit(300)
-    cfg = AgentConfig.of(algorithm="iql", extraction=extraction, policy="gaussian", hidden=32,
+    cfg = config(algorithm="iql", extraction=extraction, policy="gaussian", hidden=32,
                          layers=2, critic_hidden=32, n_samples=8, batch_size=64)
     agent = Agent(cfg, 3, 1, seed=3)
     agent.train_base(data, 30)
@@ -221,7 +229,7 @@ def test_filtered_bc_trains_on_successes_only():
     data = bandit(400)
     data = Episodes(data.obs, data.actions, (data.actions[:, 0] > 0).astype(np.float32),
                     data.next_obs, data.actions[:, 0] > 0, data.actions[:, 0] <= 0)
-    cfg = AgentConfig.of(algorithm="filtered-bc", extraction="none", policy="gaussian", hidden=32,
+    cfg = config(algorithm="filtered-bc", extraction="none", policy="gaussian", hidden=32,
                       layers=2, lr=3e-3)
     agent = Agent(cfg, 3, 1, seed=0)
     agent.train(data, NONE, 600)
@@ -230,7 +238,7 @@ def test_filtered_bc_trains_on_successes_only():
 
 def test_checkpoint_roundtrip_continues_identically(tmp_path):
     data = bandit(300)
-    cfg = AgentConfig.of(algorithm="iql", extraction="awr", policy="diffusion", hidden=32,
+    cfg = config(algorithm="iql", extraction="awr", policy="diffusion", hidden=32,
                       layers=2, critic_hidden=32, batch_size=64)
     a = Agent(cfg, 3, 1, seed=1)
     a.train(data, NONE, 20)
@@ -272,7 +280,7 @@ def test_chunks_are_executed_open_loop():
     from bolrl.loop import AgentActor
 
     data = bandit(300)
-    cfg = AgentConfig.of(algorithm="bc", extraction="none", policy="diffusion", hidden=32,
+    cfg = config(algorithm="bc", extraction="none", policy="diffusion", hidden=32,
                       layers=2, action_chunk=3)
     agent = Agent(cfg, 3, 1, seed=0)
     agent.train(data, NONE, 10)
@@ -328,7 +336,7 @@ def test_chunk_returns_by_hand():
 @pytest.mark.parametrize("extraction", Q_EXTRACTIONS)
 def test_chunked_q_methods_train_and_act(extraction):
     data = bandit(300)
-    cfg = AgentConfig.of(algorithm="iql", extraction=extraction, policy="diffusion", hidden=32,
+    cfg = config(algorithm="iql", extraction=extraction, policy="diffusion", hidden=32,
                       layers=2, critic_hidden=32, n_samples=4, batch_size=64, action_chunk=2)
     agent = Agent(cfg, 3, 1, seed=0)
     losses = agent.train(data, NONE, 20)
@@ -341,7 +349,7 @@ def test_filtered_bc_trains_exactly_as_bc_when_every_episode_succeeded():
     data = bandit(200)  # one-step episodes, all terminated: all "successful"
     models = []
     for algorithm in ("bc", "filtered-bc"):
-        cfg = AgentConfig.of(algorithm=algorithm, extraction="none", policy="diffusion", hidden=32,
+        cfg = config(algorithm=algorithm, extraction="none", policy="diffusion", hidden=32,
                           layers=2, batch_size=64)
         agent = Agent(cfg, 3, 1, seed=3)
         agent.train(data, NONE, 30)
@@ -368,7 +376,7 @@ def test_normalizer_keeps_out_of_distribution_observations_bounded():
 
 
 def test_agent_uses_the_unitless_floor_of_the_task():
-    cfg = AgentConfig.of(algorithm="bc", extraction="none", policy="gaussian", hidden=8,
+    cfg = config(algorithm="bc", extraction="none", policy="gaussian", hidden=8,
                       layers=1, obs_std_floor=0.01, obs_std_floor_unitless=0.1, obs_clip=5.0)
     agent = Agent(cfg, 3, 1, seed=0, unitless_features=(2,))
     assert agent.normalize.floor.tolist() == pytest.approx([0.01, 0.01, 0.1])
@@ -411,10 +419,10 @@ def test_q0_is_trained_on_the_demonstrations_and_leaves_the_base_policy_alone():
     data = bandit(300)
     common = dict(policy="gaussian", hidden=32, layers=2, critic_hidden=32, n_samples=8,
                   batch_size=64)
-    bc = Agent(AgentConfig.of(algorithm="bc", extraction="none", **common), 3, 1, seed=3)
-    q0 = Agent(AgentConfig.of(algorithm="iql", extraction="best-of-n", critic_round0=True,
+    bc = Agent(config(algorithm="bc", extraction="none", **common), 3, 1, seed=3)
+    q0 = Agent(config(algorithm="iql", extraction="best-of-n", critic_round0=True,
                            **common), 3, 1, seed=3)
-    plain = Agent(AgentConfig.of(algorithm="iql", extraction="best-of-n", **common), 3, 1, seed=3)
+    plain = Agent(config(algorithm="iql", extraction="best-of-n", **common), 3, 1, seed=3)
     for agent in (bc, q0, plain):
         losses = agent.train_base(data, 40)
     assert np.isfinite(losses["policy_loss"])
@@ -428,7 +436,7 @@ def test_q0_is_trained_on_the_demonstrations_and_leaves_the_base_policy_alone():
 
 def test_ema_copy_is_the_acting_policy():
     data = bandit(300)
-    cfg = AgentConfig.of(algorithm="bc", extraction="none", policy="gaussian", hidden=32,
+    cfg = config(algorithm="bc", extraction="none", policy="gaussian", hidden=32,
                       layers=2, ema=0.05, batch_size=64)
     agent = Agent(cfg, 3, 1, seed=0)
     agent.train(data, NONE, 50)
@@ -437,7 +445,7 @@ def test_ema_copy_is_the_acting_policy():
     np.testing.assert_allclose(agent.act(data.obs[:5]), agent.policy_ema.act(
         agent.normalize(torch.as_tensor(data.obs[:5])), None).numpy(), rtol=1e-6)
     assert not np.allclose(agent.act(data.obs[:5]), online.detach().numpy())
-    assert Agent(AgentConfig.of(ema=0.0), 3, 1, seed=0).policy_ema is None
+    assert Agent(config(ema=0.0), 3, 1, seed=0).policy_ema is None
 
 
 def test_cosine_lr_by_hand():
@@ -464,7 +472,7 @@ def test_demo_fraction_holds_in_policy_batches_but_not_critic_batches(monkeypatc
         return idx
 
     monkeypatch.setattr(agent_module, "mixed_batch", spy)
-    cfg = AgentConfig.of(algorithm="iql", extraction="awr", policy="gaussian", hidden=16,
+    cfg = config(algorithm="iql", extraction="awr", policy="gaussian", hidden=16,
                       layers=1, critic_hidden=16, batch_size=200, demo_fraction=0.5)
     out = Agent(cfg, 3, 1, seed=0).train(demos, autonomous, 20)
     policy = [share for fraction, share in seen if fraction == 0.5]
@@ -481,7 +489,7 @@ def test_noise_goes_to_the_listed_action_dimensions_only():
     from bolrl.noise import WhiteNoise
 
     data = bandit(300)
-    cfg = AgentConfig.of(algorithm="bc", extraction="none", policy="gaussian", hidden=8, layers=1)
+    cfg = config(algorithm="bc", extraction="none", policy="gaussian", hidden=8, layers=1)
     agent = Agent(cfg, 3, 1, seed=0)
     agent.train(data, NONE, 5)
 

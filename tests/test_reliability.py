@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from bolrl.cli import app
+from bolrl.config import AxesTable, knobs
 from bolrl.results import load_results, to_frame
-from bolrl.study import AXIS_VALUES, DEFAULTS, expand, parse, why_invalid
+from bolrl.study import AXES, AXIS_VALUES, expand, parse, why_invalid
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "studies" / "smoke.toml"
@@ -130,5 +131,5 @@ def test_expansion_is_the_valid_part_of_the_product(axes, seeds):
     assert all(why_invalid(point) for point, _ in dropped)
 
 
-def test_defaults_have_every_axis():
-    assert set(DEFAULTS["axes"]) == set(AXIS_VALUES)
+def test_the_axes_table_has_every_axis():
+    assert {f.name for f in knobs(AxesTable)} == set(AXES) >= set(AXIS_VALUES)
