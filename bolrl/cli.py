@@ -17,9 +17,30 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # plain help: reads on any terminal, flags without a "<bool>"
 )
 console = Console()
 err_console = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"bolrl {version('bolrl')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            print("bolrl (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(False, "--version", callback=_print_version,
+                                      is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Batch online RL ablation studies in MuJoCo (after Dong et al., 2025)."""
 
 
 def fail(message: str) -> None:
@@ -60,6 +81,11 @@ def _writable_dir(path: Path) -> Path:
     except OSError as exc:
         fail(f"cannot write to {path}: {exc.strerror or exc}")
     return path
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 cell', '2 cells'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _positive(value: int, what: str) -> int:
@@ -173,6 +199,8 @@ def bench(
     if what not in (*BENCHMARKS, "all"):
         fail(f"unknown benchmark {what!r}; choose from: {', '.join(BENCHMARKS)}, all")
     _positive(n_envs, "--n-envs")
+    if not seconds > 0:  # also refuses nan
+        fail(f"--seconds must be a positive number, got {seconds}")
     if what in ("envs", "all"):
         _bench_envs(n_envs, seconds, output)
     if what in ("train", "all"):
@@ -269,6 +297,25 @@ def _vet_results(results: Path, study_name: str) -> None:
                           f"its cell will be rerun")
 
 
+def _claim_study_dir(results: Path, s) -> None:
+    """Record which study file writes results/<name>, and warn when another file of the same
+    [study].name has written there before (their cells would share one directory)."""
+    from bolrl.files import write_atomic
+
+    marker = results / s.name / "study-file"
+    here = str(Path(s.path).resolve())
+    try:
+        before = marker.read_text().strip() if marker.exists() else ""
+        if before and before != here and Path(before).exists():
+            err_console.print(f"[yellow]warning:[/] {results / s.name} also holds results of "
+                              f"{before}, another study file with the name {s.name!r}; give "
+                              f"one of them its own [study].name", highlight=False)
+        if before != here:
+            write_atomic(marker, lambda tmp: Path(tmp).write_text(here + "\n"))
+    except OSError as exc:
+        fail(f"cannot write to {results / s.name}: {exc.strerror or exc}")
+
+
 def _fmt_duration(seconds: float) -> str:
     seconds = int(round(seconds))
     h, rem = divmod(seconds, 3600)
@@ -302,15 +349,24 @@ def show(
         for c in s.cells:
             print(c.cell_id)
         return
-    table = Table(title=f"study {s.name}: {len(s.cells)} cells ({s.path})")
-    for col in ("cell id", "task", "seed", "method", "E/round", "rounds", "est. time"):
-        table.add_column(col, no_wrap=True)
-    total = 0.0
-    for c in s.cells:
-        est = estimate_seconds(c)
-        total += est
-        table.add_row(c.cell_id, c.task, str(c.seed), c.method_name, str(c.episodes_per_round),
-                      str(c.rounds), _fmt_duration(est))
+    rows = [{"cell id": c.cell_id, "task": c.task, "seed": str(c.seed),
+             "method": c.method_name,
+             "sigma": f"{c.noise_params.sigma:g}" if c.noise != "none" else "-",
+             "E/round": str(c.episodes_per_round),
+             "rounds": str(c.rounds), "est. time": _fmt_duration(estimate_seconds(c))}
+            for c in s.cells]
+    total = sum(estimate_seconds(c) for c in s.cells)
+    # a column with one value in every row goes to the title, so the table fits 80 columns
+    shared = [k for k in ("sigma", "E/round", "rounds") if len({r[k] for r in rows}) == 1]
+    title = f"study {s.name}: {_count(len(s.cells), 'cell')}" + "".join(
+        f", {k} {rows[0][k]}" for k in shared if rows[0][k] != "-") + f" ({s.path})"
+    table = Table(title=title)
+    columns = [k for k in rows[0] if k not in shared] if rows else []
+    for col in columns:  # ids never cut (run-cell takes them); long method names fold
+        table.add_column(col, no_wrap=col != "method", overflow="fold",
+                         min_width=12 if col == "cell id" else None)
+    for r in rows:
+        table.add_row(*(r[k] for k in columns))
     console.print(table)
     for point, reason in s.dropped:
         console.print(f"dropped {point['algorithm']} + extraction {point['extraction']}: {reason}")
@@ -320,13 +376,21 @@ def show(
 
 
 @app.command()
-def status(study: str = STUDY_ARG, results: Path = RESULTS_OPT) -> None:
-    """Print a study's finished, running, failed and pending cells."""
+def status(
+    study: str = STUDY_ARG,
+    results: Path = RESULTS_OPT,
+    failed_only: bool = typer.Option(False, "--failed", help="List only the failed cells, "
+                                     "with their errors."),
+) -> None:
+    """Print a study's finished, running, failed and pending cells (failed ones with why)."""
     from bolrl.executors import is_running
-    from bolrl.results import cell_status
+    from bolrl.results import cell_error, cell_status, study_dir
 
     s = _load_study(study)
     _vet_results(results, s.name)
+    if not (study_dir(results, s.name) / "cells").is_dir():
+        err_console.print(f"[yellow]note:[/] no results of study {s.name!r} under {results} "
+                          f"(is this the directory it ran in? pass --results)")
     groups: dict[str, list] = {"finished": [], "running": [], "failed": [], "pending": []}
     for c in s.cells:
         st = cell_status(results, s.name, c.cell_id)
@@ -339,9 +403,12 @@ def status(study: str = STUDY_ARG, results: Path = RESULTS_OPT) -> None:
         else:
             groups["pending"].append(c)
     console.print(f"study {s.name}: " + ", ".join(f"{len(v)} {k}" for k, v in groups.items()))
-    for name in ("running", "failed", "pending"):
+    for name in ("failed",) if failed_only else ("running", "failed", "pending"):
         for c in groups[name]:
-            console.print(f"  {name:8s} {c.cell_id}  {c.label}")
+            console.print(f"  {name:8s} {c.cell_id}  {c.label}", markup=False)
+            if name == "failed":
+                console.print(f"           {cell_error(results, s.name, c.cell_id)}",
+                              markup=False)
 
 
 def _run_cells(s, cells, results: Path, workers: int, force: bool, executor: str = "local",
@@ -428,18 +495,24 @@ def run_grid(
         fail("--cpus-per-cell must be positive and --gpus-per-cell non-negative")
     results = _writable_dir(results)
     _vet_results(results, s.name)
+    _claim_study_dir(results, s)
     ray_options = {"address": address, "cpus_per_cell": cpus_per_cell,
                    "gpus_per_cell": gpus_per_cell, "return_rows": return_rows}
     states = {c.cell_id: cell_status(results, s.name, c.cell_id) for c in s.cells}
-    if retry_failed:
-        todo = [c for c in s.cells if states[c.cell_id] == "failed"]
+    failed_before = [c for c in s.cells if states[c.cell_id] == "failed"]
+    if retry_failed:  # the failed cells again, and whatever has not run yet
+        todo = [c for c in s.cells if states[c.cell_id] in ("failed", None)]
         force_run = True
     else:
         todo = [c for c in s.cells if force or states[c.cell_id] is None]
         force_run = force
-    finished = len(s.cells) - len(todo)
-    console.print(f"study {s.name}: {len(s.cells)} cells, {finished} already done, "
+    done = sum(states[c.cell_id] == "ok" for c in s.cells if c not in todo)
+    console.print(f"study {s.name}: {_count(len(s.cells), 'cell')}, {done} already done, "
                   f"{len(todo)} to run -> {results / s.name}")
+    if failed_before and not retry_failed and not force:
+        console.print(f"{_count(len(failed_before), 'cell')} failed before and "
+                      f"{'is' if len(failed_before) == 1 else 'are'} left as they are (see "
+                      f"`bolrl status --failed`; rerun with --retry-failed)")
     if not todo:
         return
     if force and not retry_failed:
@@ -448,7 +521,7 @@ def run_grid(
     if executor == "ray":
         console.print(f"running on Ray ({address or 'a local instance'})")
     else:
-        console.print(f"running with {min(workers, len(todo))} workers")
+        console.print(f"running with {_count(min(workers, len(todo)), 'worker')}")
     start = time.perf_counter()
     try:
         out = _run_cells(s, todo, results, min(workers, len(todo)), force_run, executor,
@@ -459,16 +532,21 @@ def run_grid(
                           f"unfinished cells resume from their last round with: "
                           f"bolrl run-grid {study or 'quick'}")
         raise typer.Exit(code=130) from None
+    except OSError as exc:  # e.g. the results directory made unwritable during the run
+        fail(f"cannot write results under {results / s.name}: {exc.strerror or exc}"
+             f"{f' ({exc.filename})' if exc.filename else ''}; finished cells are kept, "
+             f"rerun once it is writable")
     failed = [r.cell_id for r in out if r.status == "failed"]
     locked = [r.cell_id for r in out if r.status == "locked"]
     elapsed = _fmt_duration(time.perf_counter() - start)
-    console.print(f"ran {len(out) - len(locked)} cells in {elapsed}")
+    console.print(f"ran {_count(len(out) - len(locked), 'cell')} in {elapsed}")
     if locked:
-        console.print(f"{len(locked)} cells were being run by another process: "
+        console.print(f"{_count(len(locked), 'cell')} being run by another process: "
                       f"{', '.join(locked)}")
     if failed:
-        err_console.print(f"[bold red]{len(failed)} cells failed:[/] {', '.join(failed)} "
-                          f"(see `bolrl status`; rerun them with --retry-failed)")
+        err_console.print(f"[bold red]{_count(len(failed), 'cell')} failed:[/] "
+                          f"{', '.join(failed)} (see `bolrl status --failed`; rerun them with "
+                          f"--retry-failed)")
         raise typer.Exit(code=1)
 
 
@@ -507,6 +585,9 @@ def plot(
     tasks: str = typer.Option(None, help="Only these tasks, comma-separated."),
     methods: str = typer.Option(None, help="Only these methods (as in `bolrl show`), "
                                            "comma-separated."),
+    out: Path = typer.Option(None, "--out", help="Write the report, tables and figures here "
+                             "(default: results/<study>/, or results/<study>/filtered/<...>/ "
+                             "with --tasks/--methods, beside the full report)."),
 ) -> None:
     """Figures, tables and REPORT.md for a study's results (what has finished so far)."""
     from bolrl.report.report import build
@@ -529,6 +610,7 @@ def plot(
         fail(f"none of the {others} cells in {study_dir(results, s.name) / 'cells'} belongs to "
              f"study {s.name!r} as its file stands now (its settings changed since they ran); "
              f"run `bolrl run-grid {study or 'quick'}`")
+    cells = s.cells
     for option, column, value in (("--tasks", "task", tasks), ("--methods", "method", methods)):
         if value:
             wanted = [v.strip() for v in value.split(",")]
@@ -537,15 +619,37 @@ def plot(
                 fail(f"{option}: no results for {', '.join(unknown)}; available: "
                      f"{', '.join(sorted(frame[column].unique()))}")
             frame = frame[frame[column].isin(wanted)]
-    out_dir = study_dir(results, s.name)
-    command = f"bolrl plot {study or 'quick'}"
-    with console.status("drawing figures..."):
-        report = build(frame, s.name, len(s.cells), out_dir, fmts, command)
+            attr = "task" if column == "task" else "method_name"
+            cells = [c for c in cells if getattr(c, attr) in wanted]
+    failed = frame.loc[frame["status"] != "ok", "cell_id"].unique()
+    if len(failed) == frame["cell_id"].nunique():
+        fail(f"all {_count(len(failed), 'finished cell')} of study {s.name!r} failed: nothing "
+             f"to plot (see `bolrl status {study or 'quick'} --failed`)")
+    if out is None:
+        out = study_dir(results, s.name)
+        if tasks or methods:  # beside the full report, never over it
+            out = out / "filtered" / _slug(tasks, methods)
+    command = f"bolrl plot {study or 'quick'}" + "".join(
+        f" --{k} {v}" for k, v in (("tasks", tasks), ("methods", methods)) if v)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with console.status("drawing figures..."):
+            report = build(frame, s.name, len(cells), out, fmts, command)
+    except OSError as exc:
+        fail(f"cannot write the report to {out}: {exc.strerror or exc}; choose another "
+             f"directory with --out")
     console.print(to_rich(report.table, f"{s.name}: final success (%)"))
     console.print(report.findings_md, markup=False)
     if report.partial:
         console.print(f"[yellow]{report.partial}[/]")
-    console.print(f"wrote {len(report.figures)} figures, tables and {out_dir / 'REPORT.md'}")
+    console.print(f"wrote {_count(len(report.figures), 'figure')}, tables and "
+                  f"{out / 'REPORT.md'}", markup=False)
+
+
+def _slug(tasks: str | None, methods: str | None) -> str:
+    """A directory name for a filtered report: 'tasks-lift_methods-diffusion-bc'."""
+    parts = [f"{k}-{v}" for k, v in (("tasks", tasks), ("methods", methods)) if v]
+    return "".join(c if c.isalnum() or c in "-_.," else "-" for c in "_".join(parts))[:120]
 
 
 def main() -> None:

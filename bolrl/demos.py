@@ -31,11 +31,27 @@ def demo_path(task: Task, n: int, seed: int, root: Path | None = None) -> Path:
 
 def from_file(task, path: Path, n: int) -> Episodes:
     """The first `n` episodes of a demonstration file, checked against the task."""
+    where = f"task {task.name!r}: demonstration file {path}"
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ValueError(f"{where}: cannot read it: {exc.strerror or exc}") from None
+    if magic != b"PK\x03\x04":  # every .npz is a zip archive
+        raise ValueError(f"{where}: not an .npz archive (see the README's demonstration file "
+                         f"format)")
     try:
         data = Episodes.load(path)
     except (OSError, KeyError, ValueError) as exc:
-        raise ValueError(f"task {task.name!r}: cannot read demonstration file {path}: "
-                         f"{exc}") from None
+        raise ValueError(f"{where}: cannot read it: {exc}") from None
+    for name in ("obs", "actions", "rewards", "next_obs"):
+        bad = ~np.isfinite(getattr(data, name))
+        if bad.any():
+            raise ValueError(f"{where}: {name} has {int(bad.sum())} non-finite values "
+                             f"(NaN or inf)")
+    if np.abs(data.actions).max(initial=0.0) > 1.0:
+        raise ValueError(f"{where}: actions must lie in [-1, 1] (the action space scaled to "
+                         f"[-1, 1]), got values up to {np.abs(data.actions).max():.3g}")
     if data.obs.shape[1:] != (task.obs_dim,) or data.actions.shape[1:] != (task.act_dim,):
         raise ValueError(f"task {task.name!r}: demonstration file {path} has observations "
                          f"{data.obs.shape[1:]} and actions {data.actions.shape[1:]}, the task "

@@ -152,15 +152,15 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
     the cell with a final row of status `failed` naming the round and the error. Torch's
     thread count is the executor's to set (one per local worker)."""
     say = progress or (lambda cell_id, round_index, phase: None)
-    task = get_task(cell.task_spec)
     rdir = run_dir(results, cell.study, cell.cell_id)
     rdir.mkdir(parents=True, exist_ok=True)
-    agent = Agent(cell.agent, task.obs_dim, task.act_dim, seed=cell.seed,
-                  unitless_features=task.unitless_features)
-    state = _load_checkpoint(rdir) if resume else None
     rows: list[dict] = []
     round_index = 0
-    try:
+    try:  # setup included: a task or agent that cannot be built fails this cell only
+        task = get_task(cell.task_spec)
+        agent = Agent(cell.agent, task.obs_dim, task.act_dim, seed=cell.seed,
+                      unitless_features=task.unitless_features)
+        state = _load_checkpoint(rdir) if resume else None
         if state is not None:
             agent.load_state_dict(state["agent"])
             data, rows, start = state["data"], state["rows"], state["round"] + 1

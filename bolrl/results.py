@@ -162,6 +162,13 @@ def cell_status(results: Path, study: str, cell_id: str) -> str | None:
     return "failed" if (frame["status"] == "failed").any() else "ok"
 
 
+def cell_error(results: Path, study: str, cell_id: str) -> str:
+    """The first line of a failed cell's error ("" if it has none)."""
+    frame = pd.read_parquet(cell_path(results, study, cell_id), columns=["status", "error"])
+    errors = frame.loc[frame["status"] == "failed", "error"]
+    return str(errors.iloc[-1]).splitlines()[0] if len(errors) else ""
+
+
 def load_results(results: Path, study: str) -> pd.DataFrame:
     """Every finished cell's rows of a study (an empty frame with the schema if none).
     Columns added to the schema since a file was written (diagnostics) read as missing."""

@@ -22,6 +22,7 @@ import difflib
 import hashlib
 import itertools
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,9 +143,15 @@ class Study:
     dropped: list[tuple[dict, str]] = field(default_factory=list)
 
     def cell(self, cell_id: str) -> Cell:
-        for c in self.cells:
-            if c.cell_id == cell_id:
-                return c
+        """The cell with this id, or the one cell whose id starts with it."""
+        matches = [c for c in self.cells if c.cell_id.startswith(cell_id)] if cell_id else []
+        exact = [c for c in matches if c.cell_id == cell_id]
+        if exact or len(matches) == 1:
+            return (exact or matches)[0]
+        if matches:
+            raise StudyError(f"{self.path}: {cell_id!r} is the start of {len(matches)} cell "
+                             f"ids ({', '.join(c.cell_id for c in matches[:4])}"
+                             f"{', ...' if len(matches) > 4 else ''}); give more of it")
         raise StudyError(f"{self.path}: no cell with id {cell_id!r} (see `bolrl show`)")
 
 
@@ -261,6 +268,9 @@ def load_toml(path: Path) -> dict:
         text = Path(path).read_text()
     except FileNotFoundError:
         raise StudyError(f"{path}: study file not found") from None
+    except UnicodeDecodeError:
+        raise StudyError(f"{path}: not a text file; a study is a TOML file (see "
+                         f"studies/smoke.toml)") from None
     except OSError as exc:
         raise StudyError(f"{path}: cannot read the study file: {exc.strerror}") from None
     try:
@@ -294,6 +304,9 @@ def parse(path: Path, raw: dict) -> dict:
     study = settings["study"]
     if not study.name:
         settings["study"] = study = dataclasses.replace(study, name=Path(path).stem)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", study.name):
+        raise StudyError(f"{path}: [study].name must be a plain name (letters, digits, '.', "
+                         f"'_', '-'): it names the results directory, got {study.name!r}")
     settings["task_specs"] = _parse_tasks(path, study.tasks, raw.get("tasks", {}))
     if not study.tasks or not study.seeds:
         raise StudyError(f"{path}: [study].tasks and [study].seeds must not be empty")

@@ -50,4 +50,30 @@ def expert(obs):
     return np.clip(obs[2:] - obs[:2], -0.1, 0.1)
 
 
+class GoalPointReach(PointReach):
+    """The same task with a Gymnasium-Robotics style Dict observation."""
+
+    def __init__(self):
+        super().__init__(success_in_info=False)
+        box = gym.spaces.Box(-2.0, 2.0, (2,), np.float32)
+        self.observation_space = gym.spaces.Dict(
+            {"observation": box, "achieved_goal": box, "desired_goal": box})
+
+    def _obs(self):
+        pos, goal = self.pos.astype(np.float32), self.goal.astype(np.float32)
+        return {"observation": pos, "achieved_goal": pos, "desired_goal": goal}
+
+
+def make_goal_env():
+    return GoalPointReach()
+
+
+def goal_expert(obs):  # written the natural way, against the environment's own observation
+    return np.clip(obs["desired_goal"] - obs["observation"], -0.1, 0.1)
+
+
+def goal_reached(obs, info):
+    return bool(np.linalg.norm(obs["achieved_goal"] - obs["desired_goal"]) < 0.05)
+
+
 gym.register("PointReach-v0", entry_point=PointReach, max_episode_steps=40)

@@ -86,6 +86,15 @@ def test_success_function_instead_of_info():
     assert rate > 0.9
 
 
+def test_dict_observation_expert_and_success_get_the_environments_own_observation():
+    spec = TaskSpec("point_env:make_goal_env", horizon=40, success="point_env:goal_reached",
+                    expert="point_env:goal_expert")
+    task = get_task(spec)
+    assert task.obs_dim == 6  # the agents see the flat vector: keys sorted, concatenated
+    demos, rate = generate(task, 5, seed=1)
+    assert rate > 0.9 and demos.obs.shape[1] == 6
+
+
 def test_tasks_check(tmp_path):
     result = runner.invoke(app, ["tasks", "--check", "point_env:make_env", "--expert",
                                  "point_env:expert", "--horizon", "40", "--episodes", "20"])

@@ -9,13 +9,15 @@ A study names such a task by Gymnasium id, `gym:ENV-ID` (after importing the mod
 - a flat `Box` observation, or a `Dict` of `Box`es, flattened by Gymnasium's
   `FlattenObservation` (keys in sorted order, each flattened, concatenated);
 - success reported as `info["is_success"]` (the Gymnasium-Robotics convention), or by a
-  function the study names, `module.path:fn`, called as fn(obs, info) -> bool;
+  function the study names, `module.path:fn`, called as fn(obs, info) -> bool with the
+  environment's own observation (a dict for a `Dict` space);
 - a horizon: the environment spec's `max_episode_steps`, or `horizon` in the study.
 
 As for the embedded tasks, reward is 1 on the success step and 0 otherwise, and the episode
 ends at the first success (the environment's own reward is not used).
 Demonstrations come from a scripted expert, `module.path:expert` (a callable from one
-observation to one action in the environment's action space), or from a demonstration file
+observation, the environment's own as the success function gets it, to one action in the
+environment's action space), or from a demonstration file
 (`.npz` in bolrl's episode format: obs, actions in [-1, 1], rewards, next_obs, terminated,
 truncated; see the README). Several environments are stepped with Gymnasium's vector API
 (`SyncVectorEnv`, same-step autoreset).
@@ -93,6 +95,7 @@ class TaskWrapper(gym.Wrapper):
     """Actions from [-1, 1], flat float32 observations, success as termination with reward 1."""
 
     def __init__(self, env: gym.Env, success: Callable | None):
+        self.env_space = env.observation_space  # what the expert and success function get
         if isinstance(env.observation_space, gym.spaces.Dict):
             env = gym.wrappers.FlattenObservation(env)
         super().__init__(env)
@@ -107,6 +110,12 @@ class TaskWrapper(gym.Wrapper):
         a = np.clip(np.asarray(action, np.float64), -1.0, 1.0)
         return self.low + (a + 1.0) * 0.5 * (self.high - self.low)
 
+    def env_obs(self, obs: np.ndarray) -> Any:
+        """The environment's own observation from the flat one (a dict for a Dict space)."""
+        if isinstance(self.env_space, gym.spaces.Dict):
+            return gym.spaces.unflatten(self.env_space, np.asarray(obs, np.float64))
+        return obs
+
     def from_env_action(self, action: np.ndarray) -> np.ndarray:
         x = np.asarray(action, np.float64)
         return np.clip(2.0 * (x - self.low) / (self.high - self.low) - 1.0, -1.0, 1.0)
@@ -119,7 +128,7 @@ class TaskWrapper(gym.Wrapper):
         obs, _, terminated, truncated, info = self.env.step(self.to_env_action(action))
         obs = np.asarray(obs, np.float32).ravel()
         if self.success_fn is not None:
-            success = bool(self.success_fn(obs, info))
+            success = bool(self.success_fn(self.env_obs(obs), info))
         else:
             success = bool(info.get("is_success", False))
         info = {**info, "is_success": success}
@@ -127,13 +136,14 @@ class TaskWrapper(gym.Wrapper):
 
 
 class ExternalExpert:
-    """The study's expert callable, one observation at a time, actions mapped to [-1, 1]."""
+    """The study's expert callable, one observation at a time (the environment's own, a dict
+    for a Dict space), its actions mapped to [-1, 1]."""
 
     def __init__(self, fn: Callable, wrapper: TaskWrapper):
         self.fn, self.wrapper = fn, wrapper
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        return self.wrapper.from_env_action(self.fn(obs))
+        return self.wrapper.from_env_action(self.fn(self.wrapper.env_obs(obs)))
 
 
 class ExternalTask:

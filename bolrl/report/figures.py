@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from bolrl.report.data import final_scores, mean_ci, scaling_curve  # noqa: E402
 from bolrl.report.naming import colour, display_name, key_label  # noqa: E402
@@ -48,7 +49,10 @@ def comparison_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Pat
     """One scaling-curve panel per task, then the aggregate panel; written in each format."""
     tasks = sorted(rows.loc[rows["key"].isin(keys), "task"].unique())
     fig, axes = plt.subplots(1, len(tasks) + 1, figsize=(4.2 * (len(tasks) + 1), 3.8),
-                             layout="constrained")
+                             layout="constrained", squeeze=False)
+    axes = axes[0]
+    seeds = rows[rows["key"].isin(keys)].groupby(["key", "task"])["seed"].nunique()
+    one_seed = bool(len(seeds)) and int(seeds.max()) == 1
     for ax, task in zip(axes[:-1], tasks, strict=True):
         for key in keys:
             sel = rows[(rows["key"] == key) & (rows["task"] == task)]
@@ -62,6 +66,7 @@ def comparison_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Pat
         ax.set_xlabel("autonomous episodes (cumulative)")
         ax.set_ylabel("evaluation success (%)")
         ax.set_ylim(-2, 102)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # episodes are whole
         ax.grid(alpha=0.3)
     ax = axes[-1]
     agg = aggregate(rows, keys)
@@ -72,15 +77,17 @@ def comparison_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Pat
         ax.barh(y, 100 * point, color=colour(key), alpha=0.85)
         ax.errorbar(100 * point, y, xerr=[[100 * (point - lo)], [100 * (hi - point)]],
                     color="black", capsize=3, lw=1)
-    ax.set_yticks(ypos, [""] * len(names))
-    ax.set_xlim(0, 100)
+        ax.text(100 * hi + 1.5, y, f"{100 * point:.0f}", va="center", fontsize=7)  # 0 shows
+    ax.set_yticks(ypos, [_label(k) for k in names], fontsize=7)
+    ax.set_xlim(0, 110)
     ax.set_xlabel("final success, IQM over tasks and seeds (%)")
-    ax.set_title("aggregate (95% CI)")
+    ax.set_title("aggregate (one seed: no CI)" if one_seed else "aggregate (95% CI)")
     ax.grid(alpha=0.3, axis="x")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(3, len(labels)),
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(3, max(1, len(labels))),
                fontsize=8, frameon=False)
-    fig.suptitle(title)
+    fig.suptitle(title + (" (n = 1 seed per task: bands and intervals have no width)"
+                          if one_seed else ""))
     return _save(fig, stem, formats)
 
 

@@ -51,6 +51,9 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
     if rows["episodes_per_round"].nunique() > 1:
         figures += data_scaling_figure(rows, f"{study_name}: final success against data",
                                        fig_dir / "data_scaling", formats)
+    for stale in fig_dir.iterdir():  # figures of an earlier plot this one did not redraw
+        if stale.suffix in (".png", ".pdf", ".svg") and stale not in figures:
+            stale.unlink()
     table = summary_table(rows)
     measured = measure(rows)
     findings_md = (findings_markdown(measured) if measured
@@ -127,9 +130,11 @@ def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list
                   "recipe passing filtered BC after a few rounds and still climbing.", "",
                   shapes_md]
     lines += ["## Figures", ""]
-    for path in figures:
-        if path.suffix == ".png":
-            lines += [f"![{path.stem}](figures/{path.name})", ""]
+    for stem in dict.fromkeys(path.stem for path in figures):  # each figure once, as an image
+        shown = [p for fmt in (".png", ".svg", ".pdf") for p in figures
+                 if p.stem == stem and p.suffix == fmt][0]
+        lines += [f"![{stem}](figures/{shown.name})" if shown.suffix != ".pdf"
+                  else f"- [{stem}](figures/{shown.name}) (PDF)", ""]
     lines += ["## Final success per method and task", "",
               "Success in %, mean over seeds with a 95% bootstrap CI; gains in points; AUC: "
               "mean success over the scaling curve.", "", to_markdown(table)]

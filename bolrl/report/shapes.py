@@ -144,6 +144,8 @@ def shapes_markdown(rows: pd.DataFrame) -> str:
 def shapes_figure(rows: pd.DataFrame, stem, formats: list[str]) -> list:
     """Per task: our curves (solid, mean over seeds) and the paper's on the task ours stands
     in for (dashed), success against round."""
+    from matplotlib.ticker import MaxNLocator
+
     from bolrl.report.figures import _save, plt
 
     ours = our_curves(rows)
@@ -165,6 +167,7 @@ def shapes_figure(rows: pd.DataFrame, stem, formats: list[str]) -> list:
                         label=f"{display_name(method)} (paper)")
         ax.set_title(f"{task} (ours) / {paper_task} (paper)" if paper_task else task)
         ax.set_xlabel("round")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("evaluation success (%)")
         ax.set_ylim(-2, 102)
         ax.grid(alpha=0.3)
