@@ -509,6 +509,14 @@ def run_grid(
     done = sum(states[c.cell_id] == "ok" for c in s.cells if c not in todo)
     console.print(f"study {s.name}: {_count(len(s.cells), 'cell')}, {done} already done, "
                   f"{len(todo)} to run -> {results / s.name}")
+    if not force_run:
+        from bolrl.extend import finished_lineages, predecessor
+
+        lineages = finished_lineages(results, s.name)
+        extended = sum(predecessor(results, c, lineages) is not None for c in todo)
+        if extended:
+            console.print(f"{_count(extended, 'cell')} go on from the last round of the same "
+                          f"cell run for fewer rounds")
     if failed_before and not retry_failed and not force:
         console.print(f"{_count(len(failed_before), 'cell')} failed before and "
                       f"{'is' if len(failed_before) == 1 else 'are'} left as they are (see "

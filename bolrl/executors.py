@@ -75,8 +75,7 @@ def is_running(results: Path, study: str, cell_id: str) -> bool:
         os.close(fd)
 
 
-def run_job(cell: Cell, results: Path, force: bool = False, events=None,
-            keep_checkpoints: bool = False) -> JobResult:
+def run_job(cell: Cell, results: Path, force: bool = False, events=None) -> JobResult:
     """Run one cell unless it is finished (or another process is running it)."""
     from bolrl.loop import run_cell
 
@@ -93,13 +92,12 @@ def run_job(cell: Cell, results: Path, force: bool = False, events=None,
             return JobResult(cell.cell_id, "skipped")
         if force:
             shutil.rmtree(run_dir(results, cell.study, cell.cell_id), ignore_errors=True)
-        rows = run_cell(cell, results, progress=lambda cid, r, phase: emit("round", cid, r, phase))
+        rows = run_cell(cell, results, progress=lambda cid, r, phase: emit("round", cid, r, phase),
+                        resume=not force)
         write_cell(results, cell.study, cell.cell_id, rows)
         last = rows[-1]
-        if last["status"] == "ok" and not keep_checkpoints:
-            rdir = run_dir(results, cell.study, cell.cell_id)
-            for f in rdir.glob("data-round*.npz"):
-                f.unlink(missing_ok=True)  # the final weights stay; the data is not needed
+        # the final weights and dataset stay in runs/: a study extended by more rounds goes on
+        # from them (bolrl/extend.py)
         final = last.get("eval_success_rate") if last["status"] == "ok" else None
         emit("done", cell.cell_id, last["status"], final)
         return JobResult(cell.cell_id, last["status"], final, last["error"])

@@ -30,6 +30,7 @@ from bolrl.data import Episodes
 from bolrl.demos import demonstrations
 from bolrl.envs import get_task
 from bolrl.envs.batched import env_seeds
+from bolrl.extend import adopt_rows, predecessor
 from bolrl.files import write_atomic
 from bolrl.noise import Noise
 from bolrl.registry import NOISES
@@ -161,6 +162,11 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
         agent = Agent(cell.agent, task.obs_dim, task.act_dim, seed=cell.seed,
                       unitless_features=task.unitless_features)
         state = _load_checkpoint(rdir) if resume else None
+        if state is None and resume:  # a study extended by more rounds: go on from the end
+            found = predecessor(results, cell)  # of the same cell run for fewer rounds
+            state = _load_checkpoint(run_dir(results, cell.study, found[0])) if found else None
+            if state is not None:
+                state["rows"] = adopt_rows(state["rows"], cell)
         if state is not None:
             agent.load_state_dict(state["agent"])
             data, rows, start = state["data"], state["rows"], state["round"] + 1

@@ -64,6 +64,33 @@ def test_interrupted_ten_times_then_completed_equals_an_uninterrupted_run(tmp_pa
     pd.testing.assert_frame_equal(sorted_rows(got), sorted_rows(check_complete(reference)))
 
 
+def test_a_study_extended_by_more_rounds_goes_on_from_its_finished_cells(tmp_path):
+    text = SMOKE.read_text()
+    short, long = tmp_path / "short" / "smoke.toml", tmp_path / "long" / "smoke.toml"
+    for path, rounds in ((short, 1), (long, 2)):
+        path.parent.mkdir()
+        path.write_text(text.replace("rounds = 2", f"rounds = {rounds}"))
+    reference, extended = tmp_path / "reference", tmp_path / "extended"
+    assert runner.invoke(app, ["run-grid", str(long), "--results", str(reference),
+                               "--workers", "1"]).exit_code == 0
+    assert runner.invoke(app, ["run-grid", str(short), "--results", str(extended),
+                               "--workers", "1"]).exit_code == 0
+    first = load_results(extended, "smoke")
+    result = runner.invoke(app, ["run-grid", str(long), "--results", str(extended),
+                                 "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "3 cells go on from the last round" in result.output
+    ids = set(runner.invoke(app, ["show", str(long), "--ids"]).output.split())
+    got = load_results(extended, "smoke")
+    got = got[got["cell_id"].isin(ids)]
+    # rounds 0 and 1 were not run again: their rows are those of the 1-round run, renamed
+    old = got[got["round"] <= 1].sort_values(["task", "seed", "method", "round"])
+    assert list(old["created_at"]) == list(first.sort_values(
+        ["task", "seed", "method", "round"])["created_at"])
+    # and the whole is what a 2-round run from scratch writes
+    pd.testing.assert_frame_equal(sorted_rows(got), sorted_rows(check_complete(reference)))
+
+
 def test_two_concurrent_run_grids_run_each_cell_once(tmp_path):
     procs = [subprocess.Popen(bolrl("run-grid", str(SMOKE), "--results", str(tmp_path),
                                     "--workers", "1"), stdout=subprocess.PIPE,
