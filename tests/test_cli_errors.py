@@ -201,6 +201,8 @@ def test_plot_output_filtered_beside_elsewhere_and_unwritable(tmp_path):
                                "--workers", "1"]).exit_code == 0
     full = runner.invoke(app, ["plot", str(path), "--results", str(results), "--format", "svg"])
     assert full.exit_code == 0, full.output
+    assert "AUC" in full.output  # the table's last column, on the runner's 80 columns
+    assert max(len(line) for line in full.output.splitlines()) <= 80
     report = (results / "smoke" / "REPORT.md").read_text()
     assert "figures/scaling_all.svg" in report  # svg figures are shown in the report
     method = load_results(results, "smoke")["method"].iloc[0]
@@ -254,3 +256,16 @@ def test_status_where_no_results_are(tmp_path):
     result = runner.invoke(app, ["status", "smoke", "--results", str(tmp_path / "nowhere")])
     assert result.exit_code == 0
     assert "no results of study 'smoke'" in result.stderr and "3 pending" in result.output
+
+
+def test_results_that_become_unwritable_during_a_run(tmp_path, monkeypatch):
+    import bolrl.executors
+
+    def denied(results, study, cell_id, rows):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "r" / "x.parquet"))
+
+    monkeypatch.setattr(bolrl.executors, "write_cell", denied)
+    result = runner.invoke(app, ["run-grid", str(smoke_study(tmp_path)), "--results",
+                                 str(tmp_path / "r"), "--workers", "1"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "cannot write results" in result.stderr and "Permission denied" in result.stderr

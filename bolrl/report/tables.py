@@ -78,12 +78,17 @@ def to_latex(t: pd.DataFrame) -> str:
 
 
 def to_rich(t: pd.DataFrame, title: str):
+    from rich import box
     from rich.table import Table
 
-    head, body = _cells(t)
-    table = Table(title=title)
-    for i, h in enumerate(head):
-        table.add_column(h, no_wrap=i < 2, justify="left" if i < 2 else "right")
+    _, body = _cells(t)
+    head = ["method", "task", "n", "base", "final [CI]", "+base", "+fBC", "AUC"]
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+                  caption="n: seeds; CI: 95% bootstrap; +base, +fBC: gain over "
+                  "the base policy and over filtered BC (points)")
+    for i, h in enumerate(head):  # short headings and folding names: fits 80 columns
+        table.add_column(h, overflow="fold", no_wrap=i > 0, justify="left" if i < 2 else "right",
+                         min_width=16 if i == 0 else None)
     for row in body:
         table.add_row(*row)
     return table
