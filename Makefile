@@ -1,7 +1,7 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 
-.PHONY: install install-ray test bench reproduce lint clean
+.PHONY: install install-ray install-metaworld test test-metaworld bench reproduce lint clean
 
 # torch first, pinned: this machine has its CPU wheel locally; a bare `torch` requirement with
 # no torch installed would pull GBs of CUDA packages from the registry.
@@ -12,6 +12,19 @@ install:
 # The optional Ray executor (bolrl run-grid --executor ray).
 install-ray:
 	$(PIP) install -e '.[ray]'
+
+# Meta-World (bolrl[metaworld]) pins mujoco==3.3.0, so it gets a virtual environment of its
+# own, $(MW_VENV); the core keeps the newest MuJoCo it supports.
+MW_VENV ?= .venv-metaworld
+install-metaworld:
+	$(PYTHON) -m venv $(MW_VENV)
+	$(MW_VENV)/bin/pip install torch==2.13.0
+	$(MW_VENV)/bin/pip install -e '.[metaworld,dev]'
+
+# The extra's tests in its environment; BOLRL_REQUIRE_METAWORLD turns "not installed" skips
+# into a failure.
+test-metaworld: install-metaworld
+	BOLRL_REQUIRE_METAWORLD=1 $(MW_VENV)/bin/python -m pytest tests/test_metaworld.py
 
 # pytest exits 5 when it collects no tests: that is a failure here, not a pass.
 test:

@@ -54,6 +54,59 @@ def bench_envs(n_envs: int = 100, seconds: float = 2.0) -> dict:
     return out
 
 
+def _steps_per_s(step, seconds: float) -> float:
+    """Calls of `step()` (each returning how many environment steps it took) per second."""
+    steps, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        steps += step()
+    return steps / elapsed
+
+
+def bench_metaworld(task_name: str = "metaworld/pick-place-v3", n_envs: int = 16,
+                    seconds: float = 2.0) -> dict:
+    """Control steps/s of one Meta-World task, random actions: one environment in a plain
+    loop; `n_envs` of them stepped one after another in this process (bolrl's GymBatch on
+    Gymnasium's SyncVectorEnv); and in worker processes (Gymnasium's AsyncVectorEnv)."""
+    import gymnasium as gym
+
+    from bolrl.envs import get_task
+
+    task = get_task(task_name)
+    rng = np.random.default_rng(0)
+    single = task.make_env()
+    single.reset(seed=0)
+
+    def one() -> int:
+        _, _, terminated, truncated, _ = single.step(rng.uniform(-1, 1, task.act_dim))
+        if terminated or truncated:
+            single.reset()
+        return 1
+
+    batch = task.batch(list(range(n_envs)))
+
+    def sync() -> int:
+        batch.step(rng.uniform(-1, 1, (n_envs, task.act_dim)).astype(np.float32))
+        return n_envs
+
+    workers = gym.vector.AsyncVectorEnv([task.make_env for _ in range(n_envs)],
+                                        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    workers.reset(seed=list(range(n_envs)))
+
+    def asynchronous() -> int:
+        workers.step(rng.uniform(-1, 1, (n_envs, task.act_dim)).astype(np.float32))
+        return n_envs
+
+    try:
+        figures = {"task": task_name, "batch": n_envs,
+                   "single_env_steps_per_s": round(_steps_per_s(one, seconds), 1),
+                   "sync_vector_steps_per_s": round(_steps_per_s(sync, seconds), 1),
+                   "async_vector_steps_per_s": round(_steps_per_s(asynchronous, seconds), 1),
+                   "async_workers": n_envs}
+    finally:
+        workers.close()
+    return figures
+
+
 def write_section(path: Path, section: str, figures: dict) -> None:
     """Merge one section into the benchmark file (other sections are kept)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -107,27 +107,45 @@ def tasks(
     success: str = typer.Option(None, help="Success function of the external task, "
                                 "module.path:fn (else info['is_success'])."),
     horizon: int = typer.Option(None, help="Horizon, if the environment has none."),
+    suite: str = typer.Option("embedded", help="Which tasks to list: embedded, or metaworld "
+                              "(the Meta-World extra's 50 tasks)."),
 ) -> None:
     """List the embedded tasks (sizes, horizon, expert success), or check an external one."""
     from bolrl.demos import expert_success_rate
-    from bolrl.envs import TASKS
+    from bolrl.envs import TASKS, get_task
+    from bolrl.envs.metaworld import INSTALL, task_names
 
     _positive(episodes, "--episodes")
     if check is not None:
         _check_task(check, tuple(imports), expert, success, horizon, episodes, seed)
         return
+    if suite not in ("embedded", "metaworld"):
+        fail(f"--suite: unknown suite {suite!r}; choose from: embedded, metaworld")
+    if suite == "metaworld" and not task_names():
+        fail(f"--suite metaworld: {INSTALL}")
+    names = list(TASKS) if suite == "embedded" else task_names()
     table = Table(title=f"bolrl tasks (expert success over {episodes} seeded episodes)")
-    for col in ("task", "gym id", "obs", "act", "horizon", "expert"):
+    columns = ("task", "gym id", "obs", "act", "horizon", "expert")
+    for col in columns if suite == "embedded" else [c for c in columns if c != "gym id"]:
         table.add_column(col, no_wrap=True)
-    table.add_column("what")
-    with console.status("running the scripted experts..."):
-        for name, task in TASKS.items():
+    with _progress() as progress:
+        job = progress.add_task("running the scripted experts", total=len(names))
+        for name in names:
+            task = get_task(name)
             rate = expert_success_rate(task, episodes, seed)
-            table.add_row(
-                name, task.gym_id, str(task.obs_dim), str(task.act_dim), str(task.horizon),
-                f"{100 * rate:.0f}%", task.description,
-            )
+            sizes = [str(task.obs_dim), str(task.act_dim), str(task.horizon), f"{100 * rate:.0f}%"]
+            if suite == "embedded":
+                table.add_row(name, task.gym_id, *sizes)
+            else:
+                table.add_row(name, *sizes)
+            progress.advance(job)
     console.print(table)
+    if suite == "embedded":
+        for name in names:
+            console.print(f"{name}: {get_task(name).description}", markup=False)
+        extra = (f"{len(task_names())} Meta-World tasks (metaworld/<task>-v3): bolrl tasks "
+                 f"--suite metaworld" if task_names() else f"Meta-World tasks: {INSTALL}")
+        console.print(extra, markup=False)
 
 
 def _check_task(name, imports, expert, success, horizon, episodes, seed) -> None:
@@ -185,12 +203,13 @@ def demos(
     )
 
 
-BENCHMARKS = ("envs", "train", "cell")
+BENCHMARKS = ("envs", "train", "cell", "metaworld")
 
 
 @app.command()
 def bench(
-    what: str = typer.Argument("all", help="What to measure: envs, train, or all."),
+    what: str = typer.Argument("all", help="What to measure: envs, train, cell, metaworld "
+                               "(with the extra), or all."),
     n_envs: int = typer.Option(100, help="Environments in the batch."),
     seconds: float = typer.Option(2.0, help="Measuring time per figure."),
     output: Path = typer.Option(Path("results/bench.json"), help="Where to write the figures."),
@@ -207,6 +226,31 @@ def bench(
         _bench_train(output)
     if what in ("cell", "all"):
         _bench_cell(output)
+    if what == "metaworld" or (what == "all" and _metaworld_available()):
+        _bench_metaworld(seconds, output)
+
+
+def _metaworld_available() -> bool:
+    from bolrl.envs.metaworld import available
+
+    return available()
+
+
+def _bench_metaworld(seconds: float, output: Path) -> None:
+    from bolrl import bench as benchmarks
+    from bolrl.envs.metaworld import INSTALL
+
+    if not _metaworld_available():
+        fail(f"bench metaworld: {INSTALL}")
+    with console.status("measuring Meta-World collection throughput..."):
+        f = benchmarks.bench_metaworld(seconds=seconds)
+    console.print(f"Meta-World {f['task']}, random actions, control steps/s: one environment "
+                  f"{f['single_env_steps_per_s']:,.0f}; {f['batch']} in this process "
+                  f"(SyncVectorEnv, what bolrl uses) {f['sync_vector_steps_per_s']:,.0f}; "
+                  f"{f['batch']} in worker processes (AsyncVectorEnv) "
+                  f"{f['async_vector_steps_per_s']:,.0f}", markup=False)
+    benchmarks.write_section(output, "metaworld", f)
+    console.print(f"wrote {output}")
 
 
 def _bench_cell(output: Path) -> None:

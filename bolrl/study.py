@@ -43,6 +43,7 @@ from bolrl.config import (
 )
 from bolrl.envs import TASKS, get_task
 from bolrl.envs.external import TaskError, TaskSpec, is_external
+from bolrl.envs.metaworld import is_metaworld
 from bolrl.registry import ALGORITHMS, EXTRACTIONS, NO_EXTRACTION, NOISES, POLICIES, method_name
 
 AXES = ("algorithm", "extraction", "policy", "noise", "episodes_per_round", "noise_sigma")
@@ -353,10 +354,11 @@ def _parse_tasks(path: Path, names: list, tables: Any) -> dict[str, TaskSpec]:
     for name in names:
         if not isinstance(name, str):
             raise StudyError(f"{path}: [study].tasks must be task names, got {name!r}")
-        if name not in TASKS and not is_external(name):
+        if name not in TASKS and not is_external(name) and not is_metaworld(name):
             raise StudyError(f"{path}: [study].tasks: unknown task {name!r}; the embedded tasks "
-                             f"are: {', '.join(TASKS)} (or name a Gymnasium task as gym:ENV-ID "
-                             f"or module.path:make_env)" + _suggest(name, TASKS))
+                             f"are: {', '.join(TASKS)} (or name a Meta-World task as "
+                             f"metaworld/<task>-v3, a Gymnasium task as gym:ENV-ID or "
+                             f"module.path:make_env)" + _suggest(name, TASKS))
         options = tables.get(name, {})
         if not isinstance(options, dict):
             raise StudyError(f"{path}: [tasks.{name!r}] must be a table")
@@ -371,6 +373,11 @@ def _parse_tasks(path: Path, names: list, tables: Any) -> dict[str, TaskSpec]:
         spec = TaskSpec(name, imports=tuple(options.get("imports", ())),
                         horizon=options.get("horizon"), success=options.get("success"),
                         expert=options.get("expert"), demos_file=options.get("demos_file"))
+        if is_metaworld(name):
+            try:
+                get_task(spec)
+            except TaskError as exc:
+                raise StudyError(f"{path}: {exc}") from None
         if is_external(name):
             if not spec.expert and not spec.demos_file:
                 raise StudyError(f"{path}: [tasks.{name!r}]: no demonstrations: name an expert "
