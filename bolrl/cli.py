@@ -406,9 +406,11 @@ def show(
         f", {k} {rows[0][k]}" for k in shared if rows[0][k] != "-") + f" ({s.path})"
     table = Table(title=title)
     columns = [k for k in rows[0] if k not in shared] if rows else []
-    for col in columns:  # ids never cut (run-cell takes them); long method names fold
-        table.add_column(col, no_wrap=col != "method", overflow="fold",
-                         min_width=12 if col == "cell id" else None)
+    longest = {k: max(len(r[k]) for r in rows) for k in columns}
+    for col in columns:  # ids never cut (run-cell takes them); long names fold
+        table.add_column(col, no_wrap=col not in ("method", "task"), overflow="fold",
+                         min_width={"cell id": 12, "method": min(longest[col], 26),
+                                    "task": min(longest[col], 14)}.get(col))
     for r in rows:
         table.add_row(*(r[k] for k in columns))
     console.print(table)

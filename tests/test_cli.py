@@ -45,3 +45,18 @@ def test_tasks_table():
     result = runner.invoke(app, ["tasks", "--episodes", "10"])
     assert result.exit_code == 0, result.output
     assert "nut-assembly" in result.output and "horizon" in result.output
+
+
+def test_show_and_status_do_not_import_torch(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom typer.testing import CliRunner\nfrom bolrl.cli import app\n"
+            "r = CliRunner()\n"
+            "assert r.invoke(app, ['show', 'smoke']).exit_code == 0\n"
+            f"assert r.invoke(app, ['status', 'smoke', '--results', {str(tmp_path)!r}])"
+            ".exit_code == 0\n"
+            "print('torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
