@@ -63,23 +63,28 @@ class NonFiniteLoss(RuntimeError):
 
 def _tensors(data: Episodes, normalize: Normalizer, chunk: int,
              gamma: float) -> dict[str, torch.Tensor]:
-    """The training tensors: observations standardised once; per-step actions, action
-    chunks with their label masks, and their H-step returns (identical to the plain
-    transition when H = 1)."""
+    """The training tensors, on the normalizer's device (they stay there for the round):
+    observations standardised once; per-step actions, action chunks with their label masks,
+    and their H-step returns (identical to the plain transition when H = 1)."""
     view = chunk_returns(data, chunk, gamma)
+    device = normalize.floor.device
+
+    def put(x, dtype=None) -> torch.Tensor:
+        return torch.as_tensor(x, dtype=dtype, device=device)
+
     with torch.no_grad():
-        actions = torch.as_tensor(data.actions)
+        actions = put(data.actions)
         out = {
-            "obs": normalize(torch.as_tensor(data.obs)),
-            "next_obs": normalize(torch.as_tensor(view["next_obs"])),
+            "obs": normalize(put(data.obs)),
+            "next_obs": normalize(put(view["next_obs"])),
             "actions": actions,
-            "chunks": actions if chunk == 1 else torch.as_tensor(action_chunks(data, chunk)),
-            "rewards": torch.as_tensor(view["returns"]),
-            "discount": torch.as_tensor(view["discount"]),
-            "terminated": torch.as_tensor(view["terminated"], dtype=torch.float32),
+            "chunks": actions if chunk == 1 else put(action_chunks(data, chunk)),
+            "rewards": put(view["returns"]),
+            "discount": put(view["discount"]),
+            "terminated": put(view["terminated"], dtype=torch.float32),
         }
         if chunk > 1:
-            out["mask"] = torch.as_tensor(chunk_label_mask(data, chunk))
+            out["mask"] = put(chunk_label_mask(data, chunk))
         return out
 
 
@@ -110,16 +115,34 @@ def extractor_of(cfg: AgentConfig) -> Extractor:
     return EXTRACTIONS[cfg.method.extraction].load()()
 
 
+def torch_device(name: str) -> torch.device:
+    """The device a setting names: cpu, cuda, cuda:N, or auto (cuda when torch sees a GPU).
+    A ValueError says when the named device is not there."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r}: torch sees no CUDA GPU on this machine (use "
+                             f"cpu or auto)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r}: this machine has {torch.cuda.device_count()} "
+                             f"CUDA device(s)")
+    return device
+
+
 class Agent:
     def __init__(self, cfg: AgentConfig, obs_dim: int, act_dim: int, seed: int,
                  unitless_features: tuple[int, ...] = ()):
         self.cfg, self.obs_dim, self.act_dim, self.seed = cfg, obs_dim, act_dim, seed
+        self.device = torch_device(cfg.train.device)
         self.extractor = extractor_of(cfg)
         self.params = cfg.extraction
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = self._generator(seed)
         floor = np.full(obs_dim, cfg.train.obs_std_floor, dtype=np.float32)
         floor[list(unitless_features)] = cfg.train.obs_std_floor_unitless
-        self.normalize = Normalizer(obs_dim, clip=cfg.train.obs_clip, std_floor=floor)
+        self.normalize = Normalizer(obs_dim, clip=cfg.train.obs_clip,
+                                    std_floor=floor).to(self.device)
         self.rounds_trained = 0
         self.critic_trained = False
         self._build(seed)
@@ -127,6 +150,10 @@ class Agent:
     @property
     def chunk(self) -> int:
         return self.cfg.networks.action_chunk
+
+    def _generator(self, seed: int) -> torch.Generator:
+        """A random stream on the agent's device (on the CPU, the one torch.Generator() is)."""
+        return torch.Generator(device=self.device).manual_seed(seed)
 
     def _build(self, seed: int) -> None:
         net, algorithm = self.cfg.networks, ALGORITHMS[self.cfg.method.algorithm]
@@ -141,6 +168,10 @@ class Agent:
                                  net.critic_hidden, net.critic_layers)
                 if algorithm.needs_critic else None
             )
+        # initialised on the CPU from the seed, then moved: the same weights on every device
+        self.policy.to(self.device)
+        if self.critic is not None:
+            self.critic.to(self.device)
         self.policy_ema = (copy.deepcopy(self.policy).requires_grad_(False)
                            if self.cfg.train.ema > 0 else None)
         lr = self.cfg.train.lr
@@ -174,7 +205,7 @@ class Agent:
     def train_base_critic(self, demos: Episodes, steps: int) -> dict[str, float]:
         """Q0: the critic alone on the demonstrations, from a random stream of its own (pi0
         and its evaluation stay the same as every other method's)."""
-        g = torch.Generator().manual_seed(self.seed + CRITIC_ROUND0_STREAM)
+        g = self._generator(self.seed + CRITIC_ROUND0_STREAM)
         empty = Episodes.empty(self.obs_dim, self.act_dim)
         out = self._train(demos, empty, steps, None, self.critic, g)
         self.critic_trained = True
@@ -195,7 +226,7 @@ class Agent:
         if self.cfg.train.chunk_labels == "aligned":
             is_demo = np.arange(data.n_transitions) < n_demo
             keep = keep & (is_demo | plan_aligned(data, self.chunk))
-        idx = torch.as_tensor(np.flatnonzero(keep))
+        idx = torch.as_tensor(np.flatnonzero(keep), device=self.device)
         return idx[idx < n_demo], idx[idx >= n_demo]
 
     def _train(self, demos: Episodes, autonomous: Episodes, steps: int, extractor,
@@ -209,7 +240,7 @@ class Agent:
         data = demos + autonomous
         n_demo = demos.n_transitions
         tensors = _tensors(data, self.normalize, self.chunk, self.cfg.critic.gamma)
-        everything = torch.arange(data.n_transitions)
+        everything = torch.arange(data.n_transitions, device=self.device)
         critic_pools = (everything[:n_demo], everything[n_demo:])
         policy_pools = (self._policy_pools(data, n_demo, extractor) if extractor is not None
                         else critic_pools)
@@ -276,16 +307,17 @@ class Agent:
             "demo_share_data": n_pol_demo / max(n_pol_demo + n_pol_auto, 1),
             "demo_share_batch": batch_demo_share(n_pol_demo, n_pol_auto,
                                                  self.cfg.train.demo_fraction),
-            "obs_clipped_share": self.normalize.clipped_share(torch.as_tensor(data.obs)),
+            "obs_clipped_share": self.normalize.clipped_share(
+                torch.as_tensor(data.obs, device=self.device)),
             "q_success": float("nan"),
             "q_failure": float("nan"),
         }
-        g = torch.Generator().manual_seed(self.seed + DIAGNOSTIC_STREAM)
+        g = self._generator(self.seed + DIAGNOSTIC_STREAM)
         if extractor is not None and critic is not None:
             idx = mixed_batch(*policy_pools, DIAGNOSTIC_ROWS, self.cfg.train.demo_fraction, g)
             out.update(extractor.diagnostics(critic, _take(tensors, idx), self.params))
         if critic is not None and data.n_transitions > n_demo:
-            q = critic.q_min(tensors["obs"][n_demo:], tensors["chunks"][n_demo:]).numpy()
+            q = critic.q_min(tensors["obs"][n_demo:], tensors["chunks"][n_demo:]).cpu().numpy()
             success = data.transition_success[n_demo:]
             for key, rows in (("q_success", success), ("q_failure", ~success)):
                 if rows.any():
@@ -303,9 +335,9 @@ class Agent:
         rows = np.ones(data.n_transitions, dtype=bool)
         if self.cfg.train.chunk_labels == "aligned":
             rows = plan_aligned(data, self.chunk)
-        g = torch.Generator().manual_seed(self.seed + DIAGNOSTIC_STREAM)
-        idx = torch.as_tensor(np.flatnonzero(rows))
-        idx = idx[torch.randperm(len(idx), generator=g)[:DIAGNOSTIC_ROWS]]
+        g = self._generator(self.seed + DIAGNOSTIC_STREAM)
+        idx = torch.as_tensor(np.flatnonzero(rows), device=self.device)
+        idx = idx[torch.randperm(len(idx), generator=g, device=self.device)[:DIAGNOSTIC_ROWS]]
         batch = _take(tensors, idx)
         return float(self.policy.loss(batch["obs"], batch["chunks"], generator=g,
                                       mask=batch.get("mask")))
@@ -313,12 +345,12 @@ class Agent:
     @torch.no_grad()
     def plan(self, obs: np.ndarray) -> np.ndarray:
         """A chunk of actions per observation, (B, obs_dim) -> (B, H, act_dim), no noise."""
-        obs_t = self.normalize(torch.as_tensor(obs, dtype=torch.float32))
+        obs_t = self.normalize(torch.as_tensor(obs, dtype=torch.float32, device=self.device))
         base = self.critic is not None and not self.critic_trained
         extractor = BASE_EXTRACTOR if base else self.extractor
         chunk = extractor.act(self.acting_policy, self.critic, obs_t, self.params,
                               self.generator)
-        return chunk.numpy().reshape(len(obs), self.chunk, self.act_dim)
+        return chunk.cpu().numpy().reshape(len(obs), self.chunk, self.act_dim)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """The next action for each observation, (B, obs_dim) -> (B, act_dim), no noise (the

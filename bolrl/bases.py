@@ -51,10 +51,14 @@ def _hash(blob: dict) -> str:
 
 
 def policy_settings(cell: Cell) -> dict:
-    """Everything pi0 depends on."""
+    """Everything pi0 depends on (the device too, where it is not the CPU: a GPU's arithmetic
+    differs in the last bits, so bases trained there are kept apart)."""
     agent = {k: v for k, v in cell.config()["agent"].items() if k not in NOT_POLICY}
-    return {"task": cell.task_spec.as_dict(), "seed": cell.seed, "demos": cell.demos,
-            "steps_round0": cell.train.steps_round0, "agent": agent}
+    settings = {"task": cell.task_spec.as_dict(), "seed": cell.seed, "demos": cell.demos,
+                "steps_round0": cell.train.steps_round0, "agent": agent}
+    if cell.train.device != "cpu":
+        settings["device"] = cell.train.device
+    return settings
 
 
 def policy_key(cell: Cell) -> str:
@@ -93,7 +97,7 @@ def load_or_train(path: Path, train: Callable[[], dict], state: Callable[[], dic
     with _locked(path):
         if path.exists():
             try:
-                entry = torch.load(path, weights_only=False)
+                entry = torch.load(path, map_location="cpu", weights_only=False)
                 load(entry["state"])
                 return entry["losses"]
             except Exception:  # a damaged file costs one retraining, nothing else

@@ -341,6 +341,34 @@ def _vet_results(results: Path, study_name: str) -> None:
                           f"its cell will be rerun")
 
 
+DEVICE_OPT = typer.Option(None, "--device", help="Where networks train and act, for every "
+                          "cell: cpu, cuda, cuda:N or auto (default: the study's "
+                          "[train].device). Not part of a cell's identity.")
+
+
+def _on_device(cells: list, device: str | None) -> list:
+    """The cells with `device` (if given) in place of their [train].device, after checking
+    that every device they name is on this machine."""
+    import dataclasses
+    import re
+
+    if device is not None:
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+            fail(f"--device must be cpu, cuda, cuda:N or auto, got {device!r}")
+        cells = [dataclasses.replace(c, train=dataclasses.replace(c.train, device=device))
+                 for c in cells]
+    wanted = {c.train.device for c in cells}
+    if wanted - {"cpu", "auto"}:
+        from bolrl.agent import torch_device
+
+        for name in sorted(wanted - {"cpu", "auto"}):
+            try:
+                torch_device(name)
+            except ValueError as exc:
+                fail(str(exc))
+    return cells
+
+
 def _claim_study_dir(results: Path, s) -> None:
     """Record which study file writes results/<name>, and warn when another file of the same
     [study].name has written there before (their cells would share one directory)."""
@@ -521,6 +549,7 @@ def run_grid(
                                 "Ray instance)."),
     cpus_per_cell: float = typer.Option(1.0, help="Ray: CPUs per cell (its torch threads)."),
     gpus_per_cell: float = typer.Option(0.0, help="Ray: GPUs per cell (fractions allowed)."),
+    device: str = DEVICE_OPT,
     return_rows: bool = typer.Option(False, "--return-rows", help="Ray: tasks return their "
                                      "rows and this process writes them (no shared "
                                      "filesystem needed; no resume of a lost cell)."),
@@ -539,6 +568,7 @@ def run_grid(
         fail(f"--executor: unknown executor {executor!r}; choose from: local, ray")
     if cpus_per_cell <= 0 or gpus_per_cell < 0:
         fail("--cpus-per-cell must be positive and --gpus-per-cell non-negative")
+    placed = {c.cell_id: c for c in _on_device(s.cells, device)}
     results = _writable_dir(results)
     _vet_results(results, s.name)
     _claim_study_dir(results, s)
@@ -571,7 +601,7 @@ def run_grid(
         return
     if force and not retry_failed:
         shutil.rmtree(bases_dir(results, s.name), ignore_errors=True)
-    todo = spread(todo)
+    todo = spread([placed[c.cell_id] for c in todo])
     if executor == "ray":
         console.print(f"running on Ray ({address or 'a local instance'})")
     else:
@@ -610,6 +640,7 @@ def run_cell_cmd(
     cell_id: str = typer.Argument(..., help="Cell id (see `bolrl show`)."),
     force: bool = typer.Option(False, "--force", help="Rerun even if finished."),
     results: Path = RESULTS_OPT,
+    device: str = DEVICE_OPT,
 ) -> None:
     """Run one cell in this process (for debugging and for job arrays)."""
     from bolrl.study import StudyError
@@ -619,6 +650,7 @@ def run_cell_cmd(
         cell = s.cell(cell_id)
     except StudyError as exc:
         fail(str(exc))
+    cell = _on_device([cell], device)[0]
     results = _writable_dir(results)
     _vet_results(results, s.name)
     r = _run_cells(s, [cell], results, 1, force)[0]

@@ -133,6 +133,9 @@ class TrainTable:
                                 low=0.0, open_low=True)
     obs_std_floor_unitless: float = knob(0.1, "least std of unitless features (quaternions, "
                                          "sines, tilt)", low=0.0, open_low=True)
+    device: str = knob("cpu", "where the networks train and act: cpu, cuda, cuda:N, or auto "
+                       "(a GPU when torch sees one); not part of a cell's identity (its rows "
+                       "record it); run-grid --device overrides it")
 
 
 @dataclass(frozen=True)

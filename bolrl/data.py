@@ -188,10 +188,11 @@ def mixed_batch(demo_idx: torch.Tensor, auto_idx: torch.Tensor, batch_size: int,
     n_demo, n_auto = len(demo_idx), len(auto_idx)
     if n_demo == 0 or n_auto == 0 or demo_fraction <= n_demo / (n_demo + n_auto):
         pool = torch.cat([demo_idx, auto_idx])
-        return pool[torch.randint(len(pool), (batch_size,), generator=g)]
+        return pool[torch.randint(len(pool), (batch_size,), generator=g, device=g.device)]
     k = round(demo_fraction * batch_size)
-    return torch.cat([demo_idx[torch.randint(n_demo, (k,), generator=g)],
-                      auto_idx[torch.randint(n_auto, (batch_size - k,), generator=g)]])
+    return torch.cat([
+        demo_idx[torch.randint(n_demo, (k,), generator=g, device=g.device)],
+        auto_idx[torch.randint(n_auto, (batch_size - k,), generator=g, device=g.device)]])
 
 
 def batch_demo_share(n_demo: int, n_auto: int, demo_fraction: float) -> float:

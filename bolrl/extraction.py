@@ -50,7 +50,7 @@ def effective_sample_size(w: torch.Tensor) -> float:
 def best_of_n(candidates: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """The candidate with the highest Q per observation: (B, N, A), (B, N) -> (B, A)."""
     best = q.argmax(dim=1)
-    return candidates[torch.arange(candidates.shape[0]), best]
+    return candidates[torch.arange(candidates.shape[0], device=best.device), best]
 
 
 class Extractor:
@@ -133,4 +133,4 @@ def softmax_of_n(candidates: torch.Tensor, q: torch.Tensor, beta: float,
     """One candidate per observation, drawn with probability softmax(beta q): (B, N, A),
     (B, N) -> (B, A). As beta grows this is best-of-n; beta = 0 picks uniformly."""
     choice = torch.multinomial(torch.softmax(beta * q, dim=1), 1, generator=g).squeeze(1)
-    return candidates[torch.arange(candidates.shape[0]), choice]
+    return candidates[torch.arange(candidates.shape[0], device=choice.device), choice]

@@ -140,7 +140,7 @@ def _load_checkpoint(rdir: Path) -> dict | None:
     if not path.exists():
         return None
     try:
-        state = torch.load(path, weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=False)
         state["data"] = Episodes.load(rdir / state["data_file"])
         return state
     except Exception:  # a damaged checkpoint only costs the rounds since the last good one
@@ -213,6 +213,7 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
                 **losses,
                 grad_steps=previous_steps + steps,
                 collect_s=collect_s, train_s=train_s, eval_s=eval_s,
+                device=str(agent.device),
             ))
             _save_checkpoint(rdir, round_index, agent, data, rows, demo_transitions)
             say(cell.cell_id, round_index, "done")

@@ -102,8 +102,10 @@ class Normalizer(nn.Module):
     def fit(self, obs: np.ndarray) -> None:
         if bool(self.fitted):
             return
-        self.mean.copy_(torch.as_tensor(obs.mean(axis=0)))
-        self.std.copy_(torch.maximum(torch.as_tensor(obs.std(axis=0)), self.floor))
+        device = self.floor.device
+        self.mean.copy_(torch.as_tensor(obs.mean(axis=0), device=device))
+        self.std.copy_(torch.maximum(torch.as_tensor(obs.std(axis=0), device=device),
+                                     self.floor))
         self.fitted.fill_(True)
 
     def standardize(self, obs: torch.Tensor) -> torch.Tensor:

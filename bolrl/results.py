@@ -59,6 +59,7 @@ SCHEMA: dict[str, str] = {
     "collect_s": "float64",
     "train_s": "float64",
     "eval_s": "float64",
+    "device": "string",  # where the networks trained and acted: cpu, cuda:0, ...
     "status": "string",  # ok | failed
     "error": "string",
     "bolrl_version": "string",

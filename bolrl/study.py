@@ -105,6 +105,7 @@ class Cell:
         setting of the learner}, "noise_params": {...}}, is kept as it was when the first
         results were written, so that reorganising the code never changes a cell's id."""
         train = dataclasses.asdict(self.train)
+        train.pop("device")  # where it runs is not what it is (the rows record the device)
         schedule = {k: train.pop(k) for k in ("steps_round0", "steps_per_round")}
         agent = {**dataclasses.asdict(self.method), **dataclasses.asdict(self.networks),
                  **train, **dataclasses.asdict(self.critic),
@@ -308,6 +309,9 @@ def parse(path: Path, raw: dict) -> dict:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", study.name):
         raise StudyError(f"{path}: [study].name must be a plain name (letters, digits, '.', "
                          f"'_', '-'): it names the results directory, got {study.name!r}")
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", settings["train"].device):
+        raise StudyError(f"{path}: [train].device must be cpu, cuda, cuda:N or auto, got "
+                         f"{settings['train'].device!r}")
     settings["task_specs"] = _parse_tasks(path, study.tasks, raw.get("tasks", {}))
     if not study.tasks or not study.seeds:
         raise StudyError(f"{path}: [study].tasks and [study].seeds must not be empty")

@@ -269,3 +269,12 @@ def test_results_that_become_unwritable_during_a_run(tmp_path, monkeypatch):
                                  str(tmp_path / "r"), "--workers", "1"])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "cannot write results" in result.stderr and "Permission denied" in result.stderr
+
+
+def test_a_device_that_is_no_device(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(SMOKE.replace("[train]\n", '[train]\ndevice = "gpu"\n'))
+    user_error(["show", str(path)], "[train].device must be cpu, cuda, cuda:N or auto")
+    user_error(["run-grid", "smoke", "--device", "tpu", "--results", str(tmp_path / "r")],
+               "--device must be")
+    assert not (tmp_path / "r").exists()

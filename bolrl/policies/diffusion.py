@@ -76,22 +76,24 @@ class DiffusionPolicy(Policy):
         return self.net(torch.cat([obs, a_t, emb], dim=-1))
 
     def loss(self, obs, act, weight=None, generator=None, mask=None):
-        t = torch.randint(0, self.steps, (obs.shape[0],), generator=generator)
-        eps = torch.randn(act.shape, generator=generator)
+        t = torch.randint(0, self.steps, (obs.shape[0],), generator=generator,
+                          device=obs.device)
+        eps = torch.randn(act.shape, generator=generator, device=obs.device)
         abar = self.abar[t][:, None]
         a_t = abar.sqrt() * act + (1 - abar).sqrt() * eps
         per_sample = masked_mean((self._eps(obs, a_t, t) - eps).pow(2), mask)
         return weighted_mean(per_sample, weight)
 
     def _denoise(self, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        a = torch.randn((obs.shape[0], self.act_dim), generator=generator)
+        a = torch.randn((obs.shape[0], self.act_dim), generator=generator, device=obs.device)
         for t in reversed(range(self.steps)):
-            tt = torch.full((obs.shape[0],), t, dtype=torch.long)
+            tt = torch.full((obs.shape[0],), t, dtype=torch.long, device=obs.device)
             eps = self._eps(obs, a, tt)
             a0 = ((a - math.sqrt(1 - self.abar[t]) * eps) / math.sqrt(self.abar[t])).clamp(-1, 1)
             a = self.post_c0[t] * a0 + self.post_ct[t] * a
             if t > 0:
-                a = a + self.post_std[t] * torch.randn(a.shape, generator=generator)
+                a = a + self.post_std[t] * torch.randn(a.shape, generator=generator,
+                                                       device=obs.device)
         return a.clamp(-1.0, 1.0)
 
     def sample(self, obs, n, generator):

@@ -49,7 +49,8 @@ class GaussianPolicy(Policy):
 
     def sample(self, obs, n, generator):
         mean, log_std = self._dist(obs)
-        eps = torch.randn((obs.shape[0], n, self.act_dim), generator=generator)
+        eps = torch.randn((obs.shape[0], n, self.act_dim), generator=generator,
+                          device=obs.device)
         return (mean[:, None] + log_std.exp()[:, None] * eps).clamp(-1.0, 1.0)
 
     def act(self, obs, generator):
