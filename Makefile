@@ -35,14 +35,16 @@ test:
 bench:
 	bolrl bench all
 
-# The paper's study and its data-scaling study, end to end, with their reports
-# (results/paper/REPORT.md, results/scaling/REPORT.md). Interrupted? Run it again: finished
+# The paper's study, its data-scaling study and the exploration-noise study, end to end, with
+# their reports (results/{paper,scaling,noise}/REPORT.md). Interrupted? Run it again: finished
 # cells are skipped and unfinished ones resume from their last round.
 reproduce:
 	bolrl run-grid paper
 	bolrl plot paper
 	bolrl run-grid scaling
 	bolrl plot scaling
+	bolrl run-grid noise
+	bolrl plot noise
 
 lint:
 	ruff check bolrl tests

@@ -1,13 +1,18 @@
-"""A rough cost model of a cell, for `bolrl show` (seconds on one core of this machine).
+"""A cost model of a cell, for `bolrl show` (seconds of one worker on this machine when every
+core runs a worker: the condition of `bolrl run-grid` with --workers = cores).
 
-Calibrated on a 2-core machine (2026-11, one torch thread, batch 256, 4-step action chunks).
-A gradient step costs a fixed overhead plus a part that scales with the networks'
-multiply-adds (measured at 256 and 128 wide): behaviour cloning 3.6 ms at 256 x 3 and 1.5 ms at
-128 x 3; the IQL critic adds 9.1 ms at 256 x 2 and 3.6 ms at 128 x 2; a loss that
-differentiates the policy's sampling (DDPG+BC) adds about one BC step per network pass of a
-sample. Acting costs about 4.5 us per sample per network pass at 256 x 3, a critic evaluation
-about 3 us per action; one environment control step about 0.25 ms. What a method costs is read
-from its registry entries (`bolrl.registry`), never from its name. An estimate, shown as such.
+Refitted on the paper study's rows (revision f728632, 2026-11-24; 2 workers on 2 cores, one
+torch thread each, batch 256, 4-step action chunks, the residual denoiser, EMA): a gradient
+step of behaviour cloning took 8.2 ms for the Gaussian policy (128 x 3) and 13.1 ms for the
+diffusion policy (128 wide, 3 residual blocks); the IQL critic (128 x 2) added about 22 ms
+(Gaussian + AWR: 29-33 ms a step). A step costs a fixed overhead plus a part that scales with
+the networks' multiply-adds (relative to 256 wide). One environment control step, the policy
+acting included, took 0.7 ms on lift and pick-place and 1.1 ms on nut-assembly (batches of
+50-100 environments): 0.9 ms here. Episodes last about 0.7 of the horizon. The constants
+before this refit (measured for one process alone on an idle machine, with the plain MLP
+denoiser) under-estimated paper-study cells about 6-fold. Acting costs per network pass are
+the earlier measurements. What a method costs is read from its registry entries
+(`bolrl.registry`), never from its name. An estimate, shown as such.
 """
 
 from __future__ import annotations
@@ -17,11 +22,11 @@ from bolrl.registry import ALGORITHMS, EXTRACTIONS, POLICIES, Extraction
 from bolrl.study import Cell
 
 # step time = overhead + per_scale * scale, scale = multiply-adds relative to 256 wide
-BC_STEP_S = (0.74e-3, 2.88e-3)  # policy at 256 x 3, batch 256: 3.6 ms
-CRITIC_STEP_S = (1.73e-3, 7.37e-3)  # critic at 256 x 2, batch 256: 9.1 ms
+BC_STEP_S = (3.3e-3, 19.6e-3)  # Gaussian 128 x 3 (scale 0.25): 8.2 ms; diffusion (0.5): 13.1
+CRITIC_STEP_S = (10.7e-3, 45.4e-3)  # critic at 128 x 2 (scale 0.25): about 22 ms
 ACT_PASS_S = 4.5e-6  # one network pass for one sample at 256 x 3
 CRITIC_PASS_S = 3.0e-6  # one critic evaluation of one action at 256 x 2
-ENV_STEP_S = 2.5e-4
+ENV_STEP_S = 0.9e-3  # one control step in a batch, acting included
 MEAN_LENGTH = 0.7  # mean episode length as a fraction of the horizon
 NO_EXTRACTION = Extraction("none", "", "imitation: the policy acts by itself")
 
