@@ -213,6 +213,8 @@ def bench(
     n_envs: int = typer.Option(100, help="Environments in the batch."),
     seconds: float = typer.Option(2.0, help="Measuring time per figure."),
     output: Path = typer.Option(Path("results/bench.json"), help="Where to write the figures."),
+    device: str = typer.Option("cpu", "--device", help="Device of the training benchmark: cpu, "
+                               "cuda, cuda:N (its figures go to section train-<device>)."),
 ) -> None:
     """Measure throughput and write it to results/bench.json."""
     if what not in (*BENCHMARKS, "all"):
@@ -223,7 +225,7 @@ def bench(
     if what in ("envs", "all"):
         _bench_envs(n_envs, seconds, output)
     if what in ("train", "all"):
-        _bench_train(output)
+        _bench_train(output, _on_device_name(device))
     if what in ("cell", "all"):
         _bench_cell(output)
     if what == "metaworld" or (what == "all" and _metaworld_available()):
@@ -274,15 +276,33 @@ def _bench_cell(output: Path) -> None:
     console.print(f"wrote {output}")
 
 
-def _bench_train(output: Path) -> None:
+def _on_device_name(device: str) -> str:
+    """`device` checked: a name this machine has (auto resolved)."""
+    import re
+
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+        fail(f"--device must be cpu, cuda, cuda:N or auto, got {device!r}")
+    from bolrl.agent import torch_device
+
+    try:
+        return str(torch_device(device))
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _bench_train(output: Path, device: str = "cpu") -> None:
+    import dataclasses
+
     from bolrl import bench as benchmarks
     from bolrl.config import AgentConfig
 
     base = AgentConfig()
-    with console.status("measuring training and acting throughput (1 thread)..."):
+    base = dataclasses.replace(base, train=dataclasses.replace(base.train, device=device))
+    with console.status(f"measuring training and acting throughput (1 thread, {device})..."):
         figures = benchmarks.bench_train(base)
+    figures["device"] = device
     sizes = figures["sizes"]
-    table = Table(title=f"learning, 1 thread: {sizes}")
+    table = Table(title=f"learning on {device}, 1 CPU thread: {sizes}")
     reference = figures["matmul_reference_gflops"]
     table.add_column("policy/method", no_wrap=True)
     table.add_column("gradient steps/s (batch 256)")
@@ -293,7 +313,7 @@ def _bench_train(output: Path) -> None:
             table.add_row(name, f"{f['grad_steps_per_s']:,.0f}", f"{f['actions_per_s']:,.0f}",
                           f"{f['achieved_gflops']:.1f} ({f['achieved_gflops'] / reference:.2f})")
     console.print(table)
-    benchmarks.write_section(output, "train", figures)
+    benchmarks.write_section(output, "train" if device == "cpu" else f"train-{device}", figures)
     console.print(f"wrote {output}")
 
 
@@ -446,7 +466,17 @@ def show(
         console.print(f"dropped {point['algorithm']} + extraction {point['extraction']}: {reason}")
     workers = os.cpu_count() or 1
     console.print(f"estimated cost: {_fmt_duration(total)} on one core, about "
-                  f"{_fmt_duration(total / workers)} with {workers} workers (a rough model)")
+                  f"{_fmt_duration(total / workers)} with {_count(workers, 'worker')} (a rough "
+                  f"model, bolrl/cost.py)")
+    if total > 4 * 3600:  # worth spreading: Ray workers of one core each, cells whole
+        longest = max(estimate_seconds(c) for c in s.cells)
+        spread = ", ".join(f"{n}: {_fmt_duration(max(total / n, longest))}"
+                           for n in (16, 64))
+        console.print(f"on N Ray workers of one core each (a cell is never split): {spread}")
+    if any(c.train.device != "cpu" for c in s.cells):
+        console.print("on a GPU: not estimated; the cost model has no GPU measurements yet "
+                      "(measure with `bolrl bench train --device cuda` and `bolrl run-cell "
+                      "--device cuda`)")
 
 
 @app.command()
