@@ -32,8 +32,10 @@ test:
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 
+# Meta-World's collection throughput too where its environment exists (make install-metaworld).
 bench:
 	bolrl bench all
+	if [ -x $(MW_VENV)/bin/bolrl ]; then $(MW_VENV)/bin/bolrl bench metaworld; fi
 
 # The paper's study, its data-scaling study and the exploration-noise study, end to end, with
 # their reports (results/{paper,scaling,noise}/REPORT.md). Interrupted? Run it again: finished
