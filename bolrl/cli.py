@@ -280,7 +280,9 @@ def _on_device_name(device: str) -> str:
     """`device` checked: a name this machine has (auto resolved)."""
     import re
 
-    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+    from bolrl.config import DEVICE_PATTERN
+
+    if not re.fullmatch(DEVICE_PATTERN, device):
         fail(f"--device must be cpu, cuda, cuda:N or auto, got {device!r}")
     from bolrl.agent import torch_device
 
@@ -370,22 +372,13 @@ def _on_device(cells: list, device: str | None) -> list:
     """The cells with `device` (if given) in place of their [train].device, after checking
     that every device they name is on this machine."""
     import dataclasses
-    import re
 
     if device is not None:
-        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
-            fail(f"--device must be cpu, cuda, cuda:N or auto, got {device!r}")
+        _on_device_name(device)
         cells = [dataclasses.replace(c, train=dataclasses.replace(c.train, device=device))
                  for c in cells]
-    wanted = {c.train.device for c in cells}
-    if wanted - {"cpu", "auto"}:
-        from bolrl.agent import torch_device
-
-        for name in sorted(wanted - {"cpu", "auto"}):
-            try:
-                torch_device(name)
-            except ValueError as exc:
-                fail(str(exc))
+    for name in sorted({c.train.device for c in cells} - {"cpu", "auto"}):
+        _on_device_name(name)
     return cells
 
 

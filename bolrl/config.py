@@ -20,6 +20,7 @@ from typing import Any
 LR_SCHEDULES = ("constant", "cosine")
 CHUNK_LABELS = ("all", "aligned")
 DENOISERS = ("mlp", "resnet")
+DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"  # [train].device and --device
 
 
 def knob(default: Any, doc: str, *, low: float | None = None, high: float | None = None,

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bolrl.config import (
+    DEVICE_PATTERN,
     TABLES,
     AgentConfig,
     CriticTable,
@@ -309,7 +310,7 @@ def parse(path: Path, raw: dict) -> dict:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", study.name):
         raise StudyError(f"{path}: [study].name must be a plain name (letters, digits, '.', "
                          f"'_', '-'): it names the results directory, got {study.name!r}")
-    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", settings["train"].device):
+    if not re.fullmatch(DEVICE_PATTERN, settings["train"].device):
         raise StudyError(f"{path}: [train].device must be cpu, cuda, cuda:N or auto, got "
                          f"{settings['train'].device!r}")
     settings["task_specs"] = _parse_tasks(path, study.tasks, raw.get("tasks", {}))
