@@ -434,13 +434,14 @@ def show(
         for c in s.cells:
             print(c.cell_id)
         return
+    estimates = [estimate_seconds(c) for c in s.cells]
     rows = [{"cell id": c.cell_id, "task": c.task, "seed": str(c.seed),
              "method": c.method_name,
              "sigma": f"{c.noise_params.sigma:g}" if c.noise != "none" else "-",
              "E/round": str(c.episodes_per_round),
-             "rounds": str(c.rounds), "est. time": _fmt_duration(estimate_seconds(c))}
-            for c in s.cells]
-    total = sum(estimate_seconds(c) for c in s.cells)
+             "rounds": str(c.rounds), "est. time": _fmt_duration(est)}
+            for c, est in zip(s.cells, estimates, strict=True)]
+    total = sum(estimates)
     # a column with one value in every row goes to the title, so the table fits 80 columns
     shared = [k for k in ("sigma", "E/round", "rounds") if len({r[k] for r in rows}) == 1]
     title = f"study {s.name}: {_count(len(s.cells), 'cell')}" + "".join(
@@ -462,7 +463,7 @@ def show(
                   f"{_fmt_duration(total / workers)} with {_count(workers, 'worker')} (a rough "
                   f"model, bolrl/cost.py)")
     if total > 4 * 3600:  # worth spreading: Ray workers of one core each, cells whole
-        longest = max(estimate_seconds(c) for c in s.cells)
+        longest = max(estimates)
         spread = ", ".join(f"{n}: {_fmt_duration(max(total / n, longest))}"
                            for n in (16, 64))
         console.print(f"on N Ray workers of one core each (a cell is never split): {spread}")

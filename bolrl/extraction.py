@@ -116,16 +116,19 @@ class BestOfN(Extractor):
         candidates = policy.sample(obs, p.n_samples, g)  # (B, N, H * A)
         b, n, d = candidates.shape
         q = critic.q_min(obs.repeat_interleave(n, 0), candidates.reshape(b * n, d), target=True)
-        return best_of_n(candidates, q.view(b, n))
+        return self.choose(candidates, q.view(b, n), p, g)
+
+    def choose(self, candidates: torch.Tensor, q: torch.Tensor, p: ExtractionTable,
+               g: torch.Generator) -> torch.Tensor:
+        """One of N scored candidates per observation: (B, N, A), (B, N) -> (B, A)."""
+        return best_of_n(candidates, q)
 
 
-class SoftmaxOfN(Extractor):
-    @torch.no_grad()
-    def act(self, policy, critic, obs, p, g):
-        candidates = policy.sample(obs, p.n_samples, g)  # (B, N, H * A)
-        b, n, d = candidates.shape
-        q = critic.q_min(obs.repeat_interleave(n, 0), candidates.reshape(b * n, d), target=True)
-        return softmax_of_n(candidates, q.view(b, n), p.awr_beta, g)
+class SoftmaxOfN(BestOfN):
+    """Scores N samples as best-of-n does, then draws one by softmax(beta Q)."""
+
+    def choose(self, candidates, q, p, g):
+        return softmax_of_n(candidates, q, p.awr_beta, g)
 
 
 def softmax_of_n(candidates: torch.Tensor, q: torch.Tensor, beta: float,

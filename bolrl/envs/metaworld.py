@@ -34,7 +34,7 @@ from functools import lru_cache
 import gymnasium as gym
 import numpy as np
 
-from bolrl.envs.external import ExternalTask, GymBatch, TaskError, TaskSpec
+from bolrl.envs.external import ExternalTask, TaskError, TaskSpec
 
 PREFIX = "metaworld/"
 HORIZON = 200
@@ -142,9 +142,6 @@ class MetaWorldTask(ExternalTask):
         from metaworld.policies import ENV_POLICY_MAP
 
         return MetaWorldExpert(ENV_POLICY_MAP[self.env_name](), rng)
-
-    def batch(self, seeds: list[int]) -> GymBatch:
-        return GymBatch(self, seeds)
 
     @property
     def cache_name(self) -> str:
