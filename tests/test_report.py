@@ -136,6 +136,11 @@ def test_run_wall_time_from_row_timestamps():
     })
     # the first round's work began at 10:00:00 (30 s before its row); the last row at 10:05
     assert run_wall_seconds(frame) == 300.0
+    # the run resumed two hours later for one more 60 s round: the pause is not counted
+    resumed = pd.concat([frame, pd.DataFrame({
+        "created_at": ["2026-01-01T12:06:00+00:00"], "collect_s": [20.0], "train_s": [30.0],
+        "eval_s": [10.0]})], ignore_index=True)
+    assert run_wall_seconds(resumed) == 360.0
 
 
 def test_side_by_side_with_the_paper(tmp_path):

@@ -14,6 +14,8 @@ from bolrl.report.paper import scaling_side_by_side, side_by_side
 from bolrl.report.shapes import shapes_figure, shapes_markdown
 from bolrl.report.tables import summary_table, to_latex, to_markdown
 
+PAUSE_S = 600.0  # no round at work for longer than this: the run was paused, not working
+
 AXIS_FIGURES = [
     ("algorithm", "algorithm class: imitation vs. Q-function (diffusion policy)"),
     ("extraction", "policy extraction with a Q-function (diffusion policy): explicit vs. implicit"),
@@ -79,15 +81,25 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
     return Report(out_dir, figures, table, findings_md, partial)
 
 
-def run_wall_seconds(results: pd.DataFrame) -> float:
-    """Wall time of the run, read from the rows' timestamps: from the start of the earliest
-    round's work (its row's time minus the seconds it spent collecting, training and
-    evaluating) to the last row written. Excludes start-up and demonstration generation; a run
-    resumed after an interruption also counts the pause."""
+def run_wall_seconds(results: pd.DataFrame, pause_s: float = PAUSE_S) -> float:
+    """Wall time of the run, read from the rows' timestamps: each round's work spans its row's
+    time minus the seconds it spent collecting, training and evaluating. The spans are merged,
+    bridging gaps shorter than `pause_s` (a worker starting its next cell); a longer stretch
+    with no round at work is a pause (a run interrupted and resumed later) and is not counted.
+    Excludes start-up and demonstration generation."""
     stamps = pd.to_datetime(results["created_at"])
     work = pd.to_timedelta(results[["collect_s", "train_s", "eval_s"]].fillna(0).sum(axis=1),
                            unit="s")
-    return float((stamps.max() - (stamps - work).min()).total_seconds())
+    spans = sorted(zip((stamps - work).dt.to_pydatetime(), stamps.dt.to_pydatetime(),
+                       strict=True))
+    total, (start, end) = 0.0, spans[0]
+    for s, e in spans[1:]:
+        if (s - end).total_seconds() > pause_s:
+            total += (end - start).total_seconds()
+            start, end = s, e
+        else:
+            end = max(end, e)
+    return total + (end - start).total_seconds()
 
 
 def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list[Path],
@@ -105,7 +117,8 @@ def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list
         f"- git revision(s) of the runs: {shas}",
         f"- cells: {results['cell_id'].nunique()}; compute time inside cells: "
         f"{compute / 3600:.2f} core-hours; wall time from first to last round (row "
-        f"timestamps): {run_wall_seconds(results) / 60:.0f} min",
+        f"timestamps, pauses of over {PAUSE_S / 60:.0f} min with no round at work left out): "
+        f"{run_wall_seconds(results) / 60:.0f} min",
     ]
     if partial:
         lines += [f"- **{partial}**"]
