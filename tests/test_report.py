@@ -201,3 +201,22 @@ def test_a_noise_sweep_is_measured_per_kind_and_scale(tmp_path):
     report = build(frame, "syn", frame["cell_id"].nunique(), tmp_path, ["png"], "bolrl plot")
     assert any(p.stem == "noise" for p in report.figures)
     assert "The noise scale, swept" in (tmp_path / "REPORT.md").read_text()
+
+
+def test_a_data_scaling_study_draws_no_axis_its_methods_do_not_vary_along(tmp_path):
+    """BC, filtered BC and the recipe at three levels of data: the algorithm axis is drawn;
+    extraction, expressivity and noise are not (the recipe's levels are not an axis)."""
+    frames = []
+    for level in (10, 20, 40):
+        f = synthetic_rows(seeds=2, seed=level)
+        f = f[(f["policy"] == "diffusion") & (f["noise"] == "none")
+              & f["extraction"].isin(["none", "best-of-n"])].copy()
+        f["episodes_per_round"] = level
+        f["cell_id"] = f["cell_id"] + f"-E{level}"
+        frames.append(f)
+    frame = pd.concat(frames, ignore_index=True)
+    report = build(frame, "syn", total_cells=frame["cell_id"].nunique(), out_dir=tmp_path,
+                   formats=["png"], command="bolrl plot syn")
+    names = {p.name for p in report.figures}
+    assert "axis_algorithm.png" in names and "data_scaling.png" in names
+    assert not names & {"axis_extraction.png", "axis_policy.png", "axis_noise.png"}

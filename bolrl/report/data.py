@@ -60,6 +60,12 @@ def scaling_curve(rows: pd.DataFrame) -> Curve:
                  rows["seed"].nunique())
 
 
+def trapezoid(y: np.ndarray, x: np.ndarray) -> float:
+    """The trapezoid rule (numpy's is np.trapezoid from numpy 2, np.trapz before; the
+    robosuite extra runs on numpy 1.26)."""
+    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2.0))
+
+
 def final_scores(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per (key, task, seed): success at round 0 and at the cell's last round, and the
     area under the scaling curve (mean success over the x-range, trapezoid rule)."""
@@ -67,15 +73,17 @@ def final_scores(rows: pd.DataFrame) -> pd.DataFrame:
     for (key, task, seed), g in rows.groupby(["key", "task", "seed"]):
         g = g.sort_values("round")
         x, y = g["autonomous_episodes"].to_numpy(float), g["eval_success_rate"].to_numpy()
-        auc = float(np.trapezoid(y, x) / (x[-1] - x[0])) if len(x) > 1 else float(y[0])
+        auc = float(trapezoid(y, x) / (x[-1] - x[0])) if len(x) > 1 else float(y[0])
         out.append({"key": key, "task": task, "seed": seed, "base": y[0], "final": y[-1],
                     "auc": auc, "rounds": int(g["round"].max())})
     return pd.DataFrame(out)
 
 
 def comparison_keys(rows: pd.DataFrame, axis: str) -> list[str]:
-    """Methods that differ from the reference only along `axis` (for one comparison figure).
-    For the algorithm axis, imitation methods are compared with the reference Q-method."""
+    """Methods that differ from the reference only along `axis` (for one comparison figure);
+    none where the selection does not vary along the axis (a data-scaling study's levels of
+    one method are not an axis). For the algorithm axis, imitation methods are compared with
+    the reference Q-method."""
     ref = {k: v for k, v in REFERENCE.items() if k != axis}
     sel = rows
     q = learns_q(rows)
@@ -89,8 +97,9 @@ def comparison_keys(rows: pd.DataFrame, axis: str) -> list[str]:
     elif axis == "noise":
         sel = rows[(rows["policy"] == ref["policy"]) & q
                    & (rows["extraction"] == ref["extraction"])]
-    keys = sorted(sel["key"].unique())
-    return keys if len(keys) > 1 else []
+    if sel[axis].nunique() < 2:
+        return []
+    return sorted(sel["key"].unique())
 
 
 def mean_ci(scores: pd.DataFrame, column: str) -> tuple[float, float, float]:
