@@ -1,7 +1,8 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 
-.PHONY: install install-ray install-metaworld test test-metaworld bench reproduce lint clean
+.PHONY: install install-ray install-metaworld install-robosuite test test-metaworld test-robosuite \
+	bench reproduce lint clean
 
 # torch first, pinned: this machine has its CPU wheel locally; a bare `torch` requirement with
 # no torch installed would pull GBs of CUDA packages from the registry.
@@ -26,6 +27,19 @@ install-metaworld:
 test-metaworld: install-metaworld
 	BOLRL_REQUIRE_METAWORLD=1 $(MW_VENV)/bin/python -m pytest tests/test_metaworld.py \
 		tests/test_grid.py -k "metaworld or shipped"
+
+# robomimic's tasks on robosuite (bolrl[robosuite]): robosuite 1.5.2 resolves numpy 1.26 and
+# needs mujoco 3.3, so it too gets its own environment, $(RS_VENV).
+RS_VENV ?= .venv-robosuite
+install-robosuite:
+	$(PYTHON) -m venv $(RS_VENV)
+	$(RS_VENV)/bin/pip install torch==2.13.0
+	$(RS_VENV)/bin/pip install -e '.[robosuite,dev]'
+
+# The whole suite there: the robomimic tests, and the core on the other side of its numpy pin
+# (1.26 there, 2.x in the main environment). Meta-World and Ray tests skip.
+test-robosuite: install-robosuite
+	BOLRL_REQUIRE_ROBOSUITE=1 $(RS_VENV)/bin/python -m pytest
 
 # pytest exits 5 when it collects no tests: that is a failure here, not a pass.
 test:

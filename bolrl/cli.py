@@ -107,23 +107,27 @@ def tasks(
     success: str = typer.Option(None, help="Success function of the external task, "
                                 "module.path:fn (else info['is_success'])."),
     horizon: int = typer.Option(None, help="Horizon, if the environment has none."),
-    suite: str = typer.Option("embedded", help="Which tasks to list: embedded, or metaworld "
-                              "(the Meta-World extra's 50 tasks)."),
+    suite: str = typer.Option("embedded", help="Which tasks to list: embedded, metaworld "
+                              "(the Meta-World extra's 50 tasks) or robomimic (the robosuite "
+                              "extra's Lift, Can and Square)."),
 ) -> None:
     """List the embedded tasks (sizes, horizon, expert success), or check an external one."""
     from bolrl.demos import expert_success_rate
-    from bolrl.envs import TASKS, get_task
-    from bolrl.envs.metaworld import INSTALL, task_names
+    from bolrl.envs import TASKS, get_task, metaworld, robomimic
 
     _positive(episodes, "--episodes")
     if check is not None:
         _check_task(check, tuple(imports), expert, success, horizon, episodes, seed)
         return
-    if suite not in ("embedded", "metaworld"):
-        fail(f"--suite: unknown suite {suite!r}; choose from: embedded, metaworld")
-    if suite == "metaworld" and not task_names():
-        fail(f"--suite metaworld: {INSTALL}")
-    names = list(TASKS) if suite == "embedded" else task_names()
+    suites = {"embedded": list(TASKS), "metaworld": metaworld.task_names(),
+              "robomimic": robomimic.task_names()}
+    if suite not in suites:
+        fail(f"--suite: unknown suite {suite!r}; choose from: {', '.join(suites)}")
+    if suite == "metaworld" and not suites[suite]:
+        fail(f"--suite metaworld: {metaworld.INSTALL}")
+    if suite == "robomimic" and not suites[suite]:
+        fail(f"--suite robomimic: {robomimic.INSTALL}")
+    names = suites[suite]
     table = Table(title=f"bolrl tasks (expert success over {episodes} seeded episodes)")
     columns = ("task", "gym id", "obs", "act", "horizon", "expert")
     for col in columns if suite == "embedded" else [c for c in columns if c != "gym id"]:
@@ -132,8 +136,10 @@ def tasks(
         job = progress.add_task("running the scripted experts", total=len(names))
         for name in names:
             task = get_task(name)
-            rate = expert_success_rate(task, episodes, seed)
-            sizes = [str(task.obs_dim), str(task.act_dim), str(task.horizon), f"{100 * rate:.0f}%"]
+            scripted = getattr(getattr(task, "layout", None), "scripted", True)
+            rate = expert_success_rate(task, episodes, seed) if scripted else None
+            sizes = [str(task.obs_dim), str(task.act_dim), str(task.horizon),
+                     f"{100 * rate:.0f}%" if rate is not None else "none (import demos)"]
             if suite == "embedded":
                 table.add_row(name, task.gym_id, *sizes)
             else:
@@ -143,8 +149,13 @@ def tasks(
     if suite == "embedded":
         for name in names:
             console.print(f"{name}: {get_task(name).description}", markup=False)
-        extra = (f"{len(task_names())} Meta-World tasks (metaworld/<task>-v3): bolrl tasks "
-                 f"--suite metaworld" if task_names() else f"Meta-World tasks: {INSTALL}")
+        extra = (f"{len(suites['metaworld'])} Meta-World tasks (metaworld/<task>-v3): bolrl "
+                 f"tasks --suite metaworld" if suites["metaworld"] else
+                 f"Meta-World tasks: {metaworld.INSTALL}")
+        console.print(extra, markup=False)
+        extra = ("robomimic's Lift, Can and Square (robomimic/lift|can|square): bolrl tasks "
+                 "--suite robomimic" if suites["robomimic"] else
+                 f"robomimic tasks: {robomimic.INSTALL}")
         console.print(extra, markup=False)
 
 
@@ -176,19 +187,34 @@ def _check_task(name, imports, expert, success, horizon, episodes, seed) -> None
 
 @app.command()
 def demos(
-    task: str = typer.Argument(..., help="Task name (see `bolrl tasks`)."),
-    episodes: int = typer.Option(20, "--episodes", "-n", help="Successful demonstrations."),
+    task: str = typer.Argument(..., help="Task name (see `bolrl tasks`), or `import` to "
+                               "convert a dataset: bolrl demos import FILE --task TASK."),
+    file: Path = typer.Argument(None, help="With import: a robomimic or Minari HDF5 file."),
+    episodes: int = typer.Option(None, "--episodes", "-n", "--n",
+                                 help="Successful demonstrations to generate (default 20); "
+                                 "with import: the first N demos of the file (default all)."),
     seed: int = typer.Option(0, help="Seed of the demonstrations."),
     cache_dir: Path = typer.Option(
         None, help="Cache root (default $BOLRL_CACHE or ~/.cache/bolrl)."
     ),
+    into: str = typer.Option(None, "--task", help="With import: the task the demos are for, "
+                             "e.g. robomimic/lift."),
+    out: Path = typer.Option(None, "--out", help="With import: the .npz to write (default "
+                             "<cache>/demos/imported/<file>-<task>.npz)."),
 ) -> None:
-    """Generate (or load from the cache) scripted demonstrations of a task."""
+    """Generate (or load from the cache) scripted demonstrations of a task, or import a
+    robomimic or Minari dataset as a task's demonstrations."""
     from bolrl.demos import cache_dir as default_cache
     from bolrl.demos import demo_path, demonstrations
 
+    if task == "import":
+        _import_demos(file, into, episodes, out, cache_dir or default_cache())
+        return
+    if file is not None or into is not None or out is not None:
+        fail(f"a file, --task and --out go with `bolrl demos import`; to generate demos of "
+             f"{task!r}, give only its name")
     t = _embedded_task(task)
-    _positive(episodes, "--episodes")
+    episodes = 20 if episodes is None else _positive(episodes, "--episodes")
     root = _writable_dir(cache_dir or default_cache())
     path = demo_path(t, episodes, seed, root)
     cached = path.exists()
@@ -201,6 +227,51 @@ def demos(
         f"{data.n_transitions} transitions, length {lengths.mean():.0f} "
         f"(min {lengths.min()}, max {lengths.max()})"
     )
+
+
+def _import_demos(file: Path | None, task_name: str | None, n: int | None, out: Path | None,
+                  root: Path) -> None:
+    from bolrl.demos import from_file
+    from bolrl.envs.external import TaskError
+    from bolrl.importers import DatasetError, read, target
+
+    if file is None:
+        fail("bolrl demos import: name the dataset file, e.g. bolrl demos import "
+             "low_dim.hdf5 --task robomimic/lift")
+    if task_name is None:
+        fail(f"bolrl demos import {file}: name the task with --task, e.g. --task "
+             f"robomimic/lift")
+    if n is not None:
+        _positive(n, "--n")
+    try:
+        goal = target(task_name)
+        found = read(file, goal, n)
+    except (DatasetError, TaskError, ValueError) as exc:
+        fail(str(exc))
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in task_name)
+    if out is None:
+        out = _writable_dir(root / "demos" / "imported") / (
+            f"{file.stem}-{safe}" + (f"-n{n}" if n else "") + ".npz")
+    else:
+        _writable_dir(out.parent if str(out.parent) else Path("."))
+    data = found.episodes
+    data.save(out, task=task_name, source=found.source, dataset=str(file))
+    try:  # the file reads back as a study will read it (finite values, actions in [-1, 1])
+        from_file(goal, out, data.n_episodes)
+    except ValueError as exc:
+        out.unlink(missing_ok=True)
+        fail(f"{file}: {exc}")
+    lengths = data.episode_lengths
+    console.print(
+        f"wrote {out}: {data.n_episodes} of the file's {found.available} "
+        f"{found.source} demos ({found.env_name or 'environment not recorded'}), "
+        f"{data.n_transitions} transitions, length {lengths.mean():.0f} (min {lengths.min()}, "
+        f"max {lengths.max()})", markup=False, soft_wrap=True)
+    if found.unsuccessful:
+        console.print(f"[yellow]note[/] {found.unsuccessful} of them never succeed: kept as "
+                      f"failed episodes (filtered BC drops them)")
+    console.print(f'use it in a study: [tasks."{task_name}"] demos_file = "{out}"',
+                  markup=False, soft_wrap=True)  # a path to copy whole
 
 
 BENCHMARKS = ("envs", "train", "cell", "metaworld")

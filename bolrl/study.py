@@ -42,9 +42,10 @@ from bolrl.config import (
     in_bounds,
     knobs,
 )
-from bolrl.envs import TASKS, get_task
+from bolrl.envs import TASKS, get_task, unknown_task_message
 from bolrl.envs.external import TaskError, TaskSpec, is_external
 from bolrl.envs.metaworld import is_metaworld
+from bolrl.envs.robomimic import is_robomimic
 from bolrl.registry import ALGORITHMS, EXTRACTIONS, NO_EXTRACTION, NOISES, POLICIES, method_name
 
 AXES = ("algorithm", "extraction", "policy", "noise", "episodes_per_round", "noise_sigma")
@@ -359,11 +360,10 @@ def _parse_tasks(path: Path, names: list, tables: Any) -> dict[str, TaskSpec]:
     for name in names:
         if not isinstance(name, str):
             raise StudyError(f"{path}: [study].tasks must be task names, got {name!r}")
-        if name not in TASKS and not is_external(name) and not is_metaworld(name):
-            raise StudyError(f"{path}: [study].tasks: unknown task {name!r}; the embedded tasks "
-                             f"are: {', '.join(TASKS)} (or name a Meta-World task as "
-                             f"metaworld/<task>-v3, a Gymnasium task as gym:ENV-ID or "
-                             f"module.path:make_env)" + _suggest(name, TASKS))
+        if (name not in TASKS and not is_external(name) and not is_metaworld(name)
+                and not is_robomimic(name)):
+            raise StudyError(f"{path}: [study].tasks: {unknown_task_message(name)}"
+                             + _suggest(name, TASKS))
         options = tables.get(name, {})
         if not isinstance(options, dict):
             raise StudyError(f"{path}: [tasks.{name!r}] must be a table")
@@ -378,11 +378,15 @@ def _parse_tasks(path: Path, names: list, tables: Any) -> dict[str, TaskSpec]:
         spec = TaskSpec(name, imports=tuple(options.get("imports", ())),
                         horizon=options.get("horizon"), success=options.get("success"),
                         expert=options.get("expert"), demos_file=options.get("demos_file"))
-        if is_metaworld(name):
+        if is_metaworld(name) or is_robomimic(name):
             try:
-                get_task(spec)
+                task = get_task(spec)
             except TaskError as exc:
                 raise StudyError(f"{path}: {exc}") from None
+            if is_robomimic(name) and not task.layout.scripted and not spec.demos_file:
+                raise StudyError(f"{path}: [tasks.{name!r}]: bolrl has no scripted expert for "
+                                 f"it: convert a robomimic dataset with `bolrl demos import "
+                                 f"FILE.hdf5 --task {name}` and name it as demos_file")
         if is_external(name):
             if not spec.expert and not spec.demos_file:
                 raise StudyError(f"{path}: [tasks.{name!r}]: no demonstrations: name an expert "

@@ -211,6 +211,12 @@ def test_smoke_cells_give_the_rows_recorded_before_the_config_refactor(tmp_path)
     meant to change them says so in its commit (a new knob changes ids, not figures)."""
     import json
 
+    import mujoco
+
+    majors = (mujoco.__version__.split(".")[0], np.__version__.split(".")[0])
+    if majors != ("4", "2"):  # the recording's stack; MuJoCo 3 moves the last digits
+        pytest.skip(f"rows recorded under MuJoCo 4 and numpy 2, this is MuJoCo "
+                    f"{mujoco.__version__} and numpy {np.__version__}")
     recorded = json.loads((ROOT / "tests" / "data" / "smoke_rows.json").read_text())
     study = load_study(SMOKE)
     assert [c.cell_id for c in study.cells] == list(dict.fromkeys(r["cell_id"]
