@@ -220,3 +220,19 @@ def test_a_data_scaling_study_draws_no_axis_its_methods_do_not_vary_along(tmp_pa
     names = {p.name for p in report.figures}
     assert "axis_algorithm.png" in names and "data_scaling.png" in names
     assert not names & {"axis_extraction.png", "axis_policy.png", "axis_noise.png"}
+
+
+def test_curve_shapes_say_nothing_of_a_method_the_study_lacks():
+    """A noise study runs only the recipe: no 'no rise' or 'does not end above' claim about
+    filtered BC, which it never ran."""
+    from bolrl.report.shapes import shapes_markdown
+
+    f = synthetic_rows(seeds=2, tasks=("pick-place",))
+    only_recipe = f[(f["policy"] == "diffusion") & (f["algorithm"] == "iql")
+                    & (f["extraction"] == "best-of-n") & (f["noise"] == "none")]
+    ours = [line for line in shapes_markdown(ok_rows(only_recipe)).splitlines()
+            if line.startswith("| pick-place, ours")]
+    assert len(ours) == 1
+    cells = [c.strip() for c in ours[0].strip("|").split("|")]
+    assert cells[2:5] == ["-", "-", "-"] and cells[6] == "-"
+    assert cells[5].startswith("+")  # the recipe's own change is still stated

@@ -132,12 +132,14 @@ def shapes_markdown(rows: pd.DataFrame) -> str:
             rows_out.append((f"{paper_task}, paper",
                              shape({m: np.array(v) for m, v in PAPER_CURVES[paper_task].items()})))
         for label, s in rows_out:
+            no_fbc = s.filtered_bc_change is None  # a study without filtered BC: nothing to say
+            levels_off = "-" if no_fbc else _fmt_round(s.filtered_bc_levels_off, "no rise")
+            passes = ("-" if no_fbc or s.recipe_change is None else
+                      _fmt_round(s.recipe_passes_filtered_bc, "does not end above"))
             lines.append(
                 f"| {label} | {s.rounds} rounds | {_fmt_change(s.bc_change)} | "
-                f"{_fmt_change(s.filtered_bc_change)} | "
-                f"{_fmt_round(s.filtered_bc_levels_off, 'no rise')} | "
-                f"{_fmt_change(s.recipe_change)} | "
-                f"{_fmt_round(s.recipe_passes_filtered_bc, 'does not end above')} |")
+                f"{_fmt_change(s.filtered_bc_change)} | {levels_off} | "
+                f"{_fmt_change(s.recipe_change)} | {passes} |")
     return "\n".join(lines) + "\n"
 
 
