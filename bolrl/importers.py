@@ -54,6 +54,14 @@ def _h5py():
     return h5py
 
 
+def _json_attr(attrs, name: str, field: str):
+    """`field` of the JSON object an HDF5 attribute holds (None if absent or not JSON)."""
+    try:
+        return json.loads(attrs[name]).get(field) if name in attrs else None
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
 def _ordered(names, prefix: str) -> list[str]:
     """Group names `<prefix><i>` sorted by i."""
     found = [(int(m.group(1)), name) for name in names
@@ -140,12 +148,7 @@ def _robomimic(f, where: str, task, n: int | None) -> Imported:
                            f"{task.name!r}")
     lay = layout(task.name)
     data = f["data"]
-    env_name = None
-    if "env_args" in data.attrs:
-        try:
-            env_name = json.loads(data.attrs["env_args"]).get("env_name")
-        except (TypeError, ValueError):
-            env_name = None
+    env_name = _json_attr(data.attrs, "env_args", "env_name")
     if env_name is not None and env_name != lay.env_name:
         raise DatasetError(f"{where}: recorded on {env_name!r}, but task {task.name!r} is "
                            f"robosuite's {lay.env_name!r}")
@@ -209,13 +212,7 @@ def _concat(group, lay, where: str, name: str) -> np.ndarray:
 
 
 def _minari(f, where: str, task, n: int | None) -> Imported:
-    h5py = _h5py()
-    env_name = None
-    if "env_spec" in f.attrs:
-        try:
-            env_name = json.loads(f.attrs["env_spec"]).get("id")
-        except (TypeError, ValueError):
-            env_name = None
+    env_name = _json_attr(f.attrs, "env_spec", "id")
     gym_id = task.name[4:] if task.name.startswith("gym:") else None
     if env_name and gym_id and env_name != gym_id:
         raise DatasetError(f"{where}: recorded on {env_name!r}, but task {task.name!r} is "
@@ -230,7 +227,7 @@ def _minari(f, where: str, task, n: int | None) -> Imported:
         for key in ("observations", "actions"):
             if key not in ep:
                 raise DatasetError(f"{where}: {name} has no {key!r}")
-        if isinstance(ep["observations"], h5py.Group):
+        if hasattr(ep["observations"], "keys"):  # a group: a dict space
             raise DatasetError(f"{where}: {name}/observations is a dict of spaces; bolrl "
                                f"imports flat observations only")
         observations = np.asarray(ep["observations"], np.float64)

@@ -45,7 +45,7 @@ from bolrl.config import (
 from bolrl.envs import TASKS, get_task, unknown_task_message
 from bolrl.envs.external import TaskError, TaskSpec, is_external
 from bolrl.envs.metaworld import is_metaworld
-from bolrl.envs.robomimic import is_robomimic
+from bolrl.envs.robomimic import is_robomimic, no_expert
 from bolrl.registry import ALGORITHMS, EXTRACTIONS, NO_EXTRACTION, NOISES, POLICIES, method_name
 
 AXES = ("algorithm", "extraction", "policy", "noise", "episodes_per_round", "noise_sigma")
@@ -384,9 +384,7 @@ def _parse_tasks(path: Path, names: list, tables: Any) -> dict[str, TaskSpec]:
             except TaskError as exc:
                 raise StudyError(f"{path}: {exc}") from None
             if is_robomimic(name) and not task.layout.scripted and not spec.demos_file:
-                raise StudyError(f"{path}: [tasks.{name!r}]: bolrl has no scripted expert for "
-                                 f"it: convert a robomimic dataset with `bolrl demos import "
-                                 f"FILE.hdf5 --task {name}` and name it as demos_file")
+                raise StudyError(f"{path}: [tasks.{name!r}]: {no_expert(name)}")
         if is_external(name):
             if not spec.expert and not spec.demos_file:
                 raise StudyError(f"{path}: [tasks.{name!r}]: no demonstrations: name an expert "

@@ -2,10 +2,10 @@
 Without the extra only the message that says how to get it is tested."""
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from smoke_study import smoke_study_on
 from typer.testing import CliRunner
 
 from bolrl.cli import app
@@ -16,24 +16,14 @@ from bolrl.study import StudyError, load_study
 if os.environ.get("BOLRL_REQUIRE_METAWORLD") and not available():
     raise RuntimeError("BOLRL_REQUIRE_METAWORLD is set but metaworld cannot be imported")
 runner = CliRunner()
-SMOKE = (Path(__file__).resolve().parent.parent / "studies" / "smoke.toml").read_text()
 needs_metaworld = pytest.mark.skipif(not available(), reason="the Meta-World extra is not "
                                      "installed (make test-metaworld tests it)")
-
-
-def metaworld_study(tmp_path: Path, task: str, options: str = "") -> Path:
-    text = SMOKE.replace('tasks = ["lift"]', f'tasks = ["{task}"]')
-    text = text.replace("demos = { lift = 3 }", f'demos = {{ "{task}" = 3 }}')
-    text = text.replace('name = "smoke"', 'name = "mw"')
-    path = tmp_path / "mw.toml"
-    path.write_text(text + (f'\n[tasks."{task}"]\n{options}\n' if options else ""))
-    return path
 
 
 @pytest.mark.skipif(available(), reason="the Meta-World extra is installed")
 def test_without_the_extra_a_study_says_how_to_get_it(tmp_path):
     with pytest.raises(StudyError, match=r"pip install -e '\.\[metaworld\]'"):
-        load_study(metaworld_study(tmp_path, "metaworld/pick-place-v3"))
+        load_study(smoke_study_on(tmp_path, "mw", "metaworld/pick-place-v3"))
     result = runner.invoke(app, ["tasks", "--suite", "metaworld"])
     assert result.exit_code == 2 and "not installed" in result.output
 
@@ -78,7 +68,7 @@ def test_the_expert_succeeds_and_success_ends_the_episode():
 
 @needs_metaworld
 def test_a_study_on_a_metaworld_task_runs_plots_and_reports_status(tmp_path):
-    path = metaworld_study(tmp_path, "metaworld/drawer-close-v3", "horizon = 120")
+    path = smoke_study_on(tmp_path, "mw", "metaworld/drawer-close-v3", "horizon = 120")
     results = tmp_path / "r"
     run = runner.invoke(app, ["run-grid", str(path), "--results", str(results),
                               "--workers", "1"])

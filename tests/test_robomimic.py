@@ -3,10 +3,10 @@ experts, a study end to end. Without the extra only the message that says how to
 tested (make test-robosuite runs the rest in .venv-robosuite)."""
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from smoke_study import smoke_study_on
 from typer.testing import CliRunner
 
 from bolrl.cli import app
@@ -17,18 +17,8 @@ from bolrl.study import StudyError, load_study
 if os.environ.get("BOLRL_REQUIRE_ROBOSUITE") and not available():
     raise RuntimeError("BOLRL_REQUIRE_ROBOSUITE is set but robosuite cannot be imported")
 runner = CliRunner()
-SMOKE = (Path(__file__).resolve().parent.parent / "studies" / "smoke.toml").read_text()
 needs_robosuite = pytest.mark.skipif(not available(), reason="the robosuite extra is not "
                                      "installed (make test-robosuite tests it)")
-
-
-def robomimic_study(tmp_path: Path, task: str, options: str = "") -> Path:
-    text = SMOKE.replace('tasks = ["lift"]', f'tasks = ["{task}"]')
-    text = text.replace("demos = { lift = 3 }", f'demos = {{ "{task}" = 3 }}')
-    text = text.replace('name = "smoke"', 'name = "rm"')
-    path = tmp_path / "rm.toml"
-    path.write_text(text + (f'\n[tasks."{task}"]\n{options}\n' if options else ""))
-    return path
 
 
 def test_layouts_match_robomimic_low_dim_sizes():
@@ -40,14 +30,14 @@ def test_layouts_match_robomimic_low_dim_sizes():
 @pytest.mark.skipif(available(), reason="the robosuite extra is installed")
 def test_without_the_extra_a_study_says_how_to_get_it(tmp_path):
     with pytest.raises(StudyError, match=r"pip install -e '\.\[robosuite\]'"):
-        load_study(robomimic_study(tmp_path, "robomimic/lift"))
+        load_study(smoke_study_on(tmp_path, "rm", "robomimic/lift"))
     result = runner.invoke(app, ["tasks", "--suite", "robomimic"])
     assert result.exit_code == 2 and "not installed" in result.output
 
 
 def test_unknown_robomimic_task(tmp_path):
     with pytest.raises(StudyError, match="unknown robomimic task 'robomimic/pour'"):
-        load_study(robomimic_study(tmp_path, "robomimic/pour"))
+        load_study(smoke_study_on(tmp_path, "rm", "robomimic/pour"))
 
 
 @needs_robosuite
@@ -80,7 +70,7 @@ def test_square_has_no_scripted_expert_and_says_what_to_do():
 
 @needs_robosuite
 def test_a_study_on_a_robomimic_task_runs_plots_and_reports_status(tmp_path):
-    path = robomimic_study(tmp_path, "robomimic/lift", "horizon = 120")
+    path = smoke_study_on(tmp_path, "rm", "robomimic/lift", "horizon = 120")
     results = tmp_path / "r"
     run = runner.invoke(app, ["run-grid", str(path), "--results", str(results),
                               "--workers", "1"])

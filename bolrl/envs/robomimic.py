@@ -103,6 +103,12 @@ def layout(name: str) -> Layout:
     return LAYOUTS[short]
 
 
+def no_expert(name: str) -> str:
+    """What to do for a robomimic task bolrl has no scripted expert for."""
+    return (f"bolrl has no scripted expert for it: convert a robomimic dataset with `bolrl "
+            f"demos import FILE.hdf5 --task {name}` and name the result as demos_file")
+
+
 def available() -> bool:
     return importlib.util.find_spec("robosuite") is not None
 
@@ -164,8 +170,8 @@ class ScriptedExpert:
 
     GRASP_STEPS = 8
 
-    def __init__(self, lay: Layout, target: np.ndarray | None, rng: np.random.Generator):
-        self.layout, self.target, self.rng = lay, target, rng
+    def __init__(self, target: np.ndarray | None, rng: np.random.Generator):
+        self.target, self.rng = target, rng
         self.speed = rng.uniform(0.7, 1.0)
         self.noise = rng.uniform(0.05, 0.15)
         self.pause_prob = 0.02
@@ -235,10 +241,8 @@ class RobomimicTask(ExternalTask):
 
     def expert(self, rng: np.random.Generator) -> ScriptedExpert:
         if not self.layout.scripted:
-            raise TaskError(f"task {self.name!r}: bolrl has no scripted expert for it; "
-                            f"convert a robomimic dataset with `bolrl demos import FILE.hdf5 "
-                            f"--task {self.name}` and name the result as demos_file")
-        return ScriptedExpert(self.layout, _target(self.layout.task), rng)
+            raise TaskError(f"task {self.name!r}: {no_expert(self.name)}")
+        return ScriptedExpert(_target(self.layout.task), rng)
 
     @property
     def cache_name(self) -> str:
