@@ -47,10 +47,12 @@ test:
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 
-# Meta-World's collection throughput too where its environment exists (make install-metaworld).
+# The suites' collection throughput too where their environments exist (make install-metaworld,
+# make install-robosuite).
 bench:
 	bolrl bench all
 	if [ -x $(MW_VENV)/bin/bolrl ]; then $(MW_VENV)/bin/bolrl bench metaworld; fi
+	if [ -x $(RS_VENV)/bin/bolrl ]; then $(RS_VENV)/bin/bolrl bench robomimic; fi
 
 # The paper's study, its data-scaling study and the exploration-noise study, end to end, with
 # their reports (results/{paper,scaling,noise}/REPORT.md). Interrupted? Run it again: finished

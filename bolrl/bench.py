@@ -62,13 +62,11 @@ def _steps_per_s(step, seconds: float) -> float:
     return steps / elapsed
 
 
-def bench_metaworld(task_name: str = "metaworld/pick-place-v3", n_envs: int = 16,
-                    seconds: float = 2.0) -> dict:
-    """Control steps/s of one Meta-World task, random actions: one environment in a plain
-    loop; `n_envs` of them stepped one after another in this process (bolrl's GymBatch on
-    Gymnasium's SyncVectorEnv); and in worker processes (Gymnasium's AsyncVectorEnv)."""
-    import gymnasium as gym
-
+def bench_vector(task_name: str, n_envs: int = 16, seconds: float = 2.0) -> dict:
+    """Control steps/s of one Gymnasium task (Meta-World, robomimic), random actions: one
+    environment in a plain loop; `n_envs` of them in bolrl's batch stepped one after another
+    in this process (vector_env = "sync", Gymnasium's SyncVectorEnv) and in a worker process
+    each (vector_env = "async", AsyncVectorEnv)."""
     from bolrl.envs import get_task
 
     task = get_task(task_name)
@@ -82,28 +80,22 @@ def bench_metaworld(task_name: str = "metaworld/pick-place-v3", n_envs: int = 16
             single.reset()
         return 1
 
-    batch = task.batch(list(range(n_envs)))
+    figures = {"task": task_name, "batch": n_envs,
+               "single_env_steps_per_s": round(_steps_per_s(one, seconds), 1)}
+    single.close()
+    for vector in ("sync", "async"):
+        batch = task.batch(list(range(n_envs)), vector)
 
-    def sync() -> int:
-        batch.step(rng.uniform(-1, 1, (n_envs, task.act_dim)).astype(np.float32))
-        return n_envs
+        def step(batch=batch) -> int:
+            batch.step(rng.uniform(-1, 1, (n_envs, task.act_dim)).astype(np.float32))
+            return n_envs
 
-    workers = gym.vector.AsyncVectorEnv([task.make_env for _ in range(n_envs)],
-                                        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
-    workers.reset(seed=list(range(n_envs)))
-
-    def asynchronous() -> int:
-        workers.step(rng.uniform(-1, 1, (n_envs, task.act_dim)).astype(np.float32))
-        return n_envs
-
-    try:
-        figures = {"task": task_name, "batch": n_envs,
-                   "single_env_steps_per_s": round(_steps_per_s(one, seconds), 1),
-                   "sync_vector_steps_per_s": round(_steps_per_s(sync, seconds), 1),
-                   "async_vector_steps_per_s": round(_steps_per_s(asynchronous, seconds), 1),
-                   "async_workers": n_envs}
-    finally:
-        workers.close()
+        try:
+            figures[f"{vector}_vector_steps_per_s"] = round(_steps_per_s(step, seconds), 1)
+        finally:
+            batch.close()
+    figures["async_workers"] = n_envs
+    figures["cpus"] = _cpus()
     return figures
 
 

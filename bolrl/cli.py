@@ -274,13 +274,16 @@ def _import_demos(file: Path | None, task_name: str | None, n: int | None, out: 
                   markup=False, soft_wrap=True)  # a path to copy whole
 
 
-BENCHMARKS = ("envs", "train", "cell", "metaworld")
+BENCHMARKS = ("envs", "train", "cell", "metaworld", "robomimic")
+# the suites' benchmarks: (task measured, environments in the batch)
+SUITE_BENCHMARKS = {"metaworld": ("metaworld/pick-place-v3", 16),
+                    "robomimic": ("robomimic/lift", 8)}
 
 
 @app.command()
 def bench(
     what: str = typer.Argument("all", help="What to measure: envs, train, cell, metaworld "
-                               "(with the extra), or all."),
+                               "or robomimic (with their extras), or all."),
     n_envs: int = typer.Option(100, help="Environments in the batch."),
     seconds: float = typer.Option(2.0, help="Measuring time per figure."),
     output: Path = typer.Option(Path("results/bench.json"), help="Where to write the figures."),
@@ -299,30 +302,33 @@ def bench(
         _bench_train(output, _on_device_name(device))
     if what in ("cell", "all"):
         _bench_cell(output)
-    if what == "metaworld" or (what == "all" and _metaworld_available()):
-        _bench_metaworld(seconds, output)
+    for suite in SUITE_BENCHMARKS:
+        if what == suite or (what == "all" and _suite(suite).available()):
+            _bench_suite(suite, seconds, output)
 
 
-def _metaworld_available() -> bool:
-    from bolrl.envs.metaworld import available
+def _suite(name: str):
+    """The module of an optional suite (its `available()` and `INSTALL`)."""
+    import importlib
 
-    return available()
+    return importlib.import_module(f"bolrl.envs.{name}")
 
 
-def _bench_metaworld(seconds: float, output: Path) -> None:
+def _bench_suite(suite: str, seconds: float, output: Path) -> None:
     from bolrl import bench as benchmarks
-    from bolrl.envs.metaworld import INSTALL
 
-    if not _metaworld_available():
-        fail(f"bench metaworld: {INSTALL}")
-    with console.status("measuring Meta-World collection throughput..."):
-        f = benchmarks.bench_metaworld(seconds=seconds)
-    console.print(f"Meta-World {f['task']}, random actions, control steps/s: one environment "
+    module = _suite(suite)
+    if not module.available():
+        fail(f"bench {suite}: {module.INSTALL}")
+    task, n_envs = SUITE_BENCHMARKS[suite]
+    with console.status(f"measuring {suite} collection throughput..."):
+        f = benchmarks.bench_vector(task, n_envs, seconds)
+    console.print(f"{f['task']}, random actions, control steps/s: one environment "
                   f"{f['single_env_steps_per_s']:,.0f}; {f['batch']} in this process "
-                  f"(SyncVectorEnv, what bolrl uses) {f['sync_vector_steps_per_s']:,.0f}; "
-                  f"{f['batch']} in worker processes (AsyncVectorEnv) "
-                  f"{f['async_vector_steps_per_s']:,.0f}", markup=False)
-    benchmarks.write_section(output, "metaworld", f)
+                  f"(vector_env = \"sync\") {f['sync_vector_steps_per_s']:,.0f}; "
+                  f"{f['batch']} in a worker process each (vector_env = \"async\") "
+                  f"{f['async_vector_steps_per_s']:,.0f}, on {f['cpus']} cores", markup=False)
+    benchmarks.write_section(output, suite, f)
     console.print(f"wrote {output}")
 
 

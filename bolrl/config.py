@@ -20,6 +20,7 @@ from typing import Any
 LR_SCHEDULES = ("constant", "cosine")
 CHUNK_LABELS = ("all", "aligned")
 DENOISERS = ("mlp", "resnet")
+VECTOR_ENVS = ("sync", "async")
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"  # [train].device and --device
 
 
@@ -98,6 +99,12 @@ class StudyTable:
     eval_episodes: int = knob(50, "evaluation episodes per round (no noise, same initial "
                               "states every round)", low=1, high=MAX_COUNT)
     n_envs: int = knob(50, "environments stepped together", low=1, high=10_000)
+    vector_env: str = knob("sync", "Gymnasium tasks (gym:, Meta-World, robomimic): sync steps "
+                           "the environments one after another in the cell's process; async "
+                           "in a worker process each (Gymnasium's AsyncVectorEnv, for slow "
+                           "simulators). Same episodes either way; the embedded tasks always "
+                           "step in C in one process. Not part of a cell's identity",
+                           choices=VECTOR_ENVS)
     demos: dict = knob({}, "demonstrations per task, e.g. { lift = 5 } (default 20)")
 
 

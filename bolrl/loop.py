@@ -88,7 +88,8 @@ def evaluate(cell: Cell, agent: Agent) -> tuple[float, float]:
     """(success rate, mean episode length) over the cell's evaluation episodes, no noise."""
     task = get_task(cell.task_spec)
     seeds = env_seeds(cell.seed, min(cell.eval_episodes, cell.n_envs), stream=EVAL_STREAM)
-    episodes = rollout(task, seeds, AgentActor(agent), cell.eval_episodes)
+    episodes = rollout(task, seeds, AgentActor(agent), cell.eval_episodes,
+                       vector_env=cell.vector_env)
     return float(episodes.episode_success.mean()), float(episodes.episode_lengths.mean())
 
 
@@ -105,7 +106,8 @@ def collect(cell: Cell, agent: Agent, round_index: int) -> Episodes:
     dims = noise_dims(cell, task)
     noise = NOISES[cell.noise].load()(n, len(dims), task.horizon, cell.noise_params,
                                np.random.default_rng([cell.seed, round_index, 17]))
-    return rollout(task, seeds, AgentActor(agent, noise, dims), cell.episodes_per_round)
+    return rollout(task, seeds, AgentActor(agent, noise, dims), cell.episodes_per_round,
+                   vector_env=cell.vector_env)
 
 
 def _row(cell: Cell, round_index: int, **values) -> dict:

@@ -47,13 +47,22 @@ def quotas(episodes: int, batch: int) -> np.ndarray:
 
 
 def rollout(
-    task: Task, seeds: list[int], actor: Actor, episodes: int, progress=None
+    task: Task, seeds: list[int], actor: Actor, episodes: int, progress=None,
+    vector_env: str = "sync",
 ) -> Episodes:
     """Run `actor` for exactly `episodes` episodes on environments seeded by `seeds`
     (one slot per seed, at most len(seeds) at a time). Returns the episodes, each contiguous,
-    in the order they finished. `progress(n)` is called with the number of episodes finished."""
+    in the order they finished. `progress(n)` is called with the number of episodes finished.
+    `vector_env` ("sync" or "async") says how a Gymnasium task steps its environments."""
     quota = quotas(episodes, len(seeds))
-    env = task.batch(seeds[: len(quota)])
+    env = task.batch(seeds[: len(quota)], vector_env)
+    try:
+        return _run(task, env, quota, actor, progress)
+    finally:
+        env.close()
+
+
+def _run(task: Task, env, quota: np.ndarray, actor: Actor, progress) -> Episodes:
     remaining = quota.copy()
     buffers: list[list[tuple]] = [[] for _ in range(env.n)]
     finished: list[Episodes] = []

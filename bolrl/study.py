@@ -83,6 +83,7 @@ class Cell:
     critic: CriticTable
     extraction_params: ExtractionTable
     noise_params: NoiseTable
+    vector_env: str = "sync"  # how Gymnasium tasks step their environments: not in config()
 
     @property
     def algorithm(self) -> str:
@@ -451,6 +452,7 @@ def _make_cell(study: str, s: dict, point: dict) -> Cell:
         rounds=s["study"].rounds,
         eval_episodes=s["study"].eval_episodes,
         n_envs=s["study"].n_envs,
+        vector_env=s["study"].vector_env,
         demos=s["study"].demos.get(point["task"], DEFAULT_DEMOS),
         train=dataclasses.replace(train, demo_fraction=train.demo_fraction[point["algorithm"]]),
         networks=s["networks"],

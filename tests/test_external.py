@@ -104,3 +104,25 @@ def test_tasks_check(tmp_path):
     bad = runner.invoke(app, ["tasks", "--check", "point_env:make_env_discrete",
                               "--horizon", "40"])
     assert bad.exit_code == 2 and "Discrete" in bad.output
+
+
+def test_async_environments_run_the_same_episodes_as_sync_ones(tmp_path):
+    import numpy as np
+
+    from bolrl.envs.batched import env_seeds
+    from bolrl.rollout import ExpertActor, rollout
+
+    task = get_task(TaskSpec("point_env:make_env", horizon=30, expert="point_env:expert"))
+    runs = {vector: rollout(task, env_seeds(3, 4), ExpertActor(task, 0), 10, vector_env=vector)
+            for vector in ("sync", "async")}
+    sync, parallel = runs["sync"], runs["async"]
+    assert sync.n_episodes == parallel.n_episodes == 10
+    for field in ("obs", "actions", "rewards", "next_obs", "terminated", "truncated"):
+        np.testing.assert_array_equal(getattr(sync, field), getattr(parallel, field))
+    # a study's knob, and no part of a cell's identity: the episodes are the same
+    path = study_for(tmp_path, "point_env:make_env", 'expert = "point_env:expert"\nhorizon = 40')
+    plain = load_study(path)
+    path.write_text(path.read_text().replace('vector_env = "sync"', 'vector_env = "async"'))
+    stepped = load_study(path)
+    assert {c.vector_env for c in stepped.cells} == {"async"}
+    assert [c.cell_id for c in stepped.cells] == [c.cell_id for c in plain.cells]

@@ -185,12 +185,13 @@ def test_run_cell_runs_one_cell(tmp_path):
 
 @pytest.mark.parametrize("path", sorted((ROOT / "studies").glob("*.toml")), ids=lambda p: p.stem)
 def test_every_shipped_study_loads(path):
-    from bolrl.envs.metaworld import available
+    from bolrl.envs import metaworld, robomimic
 
-    if "metaworld/" in path.read_text() and not available():
-        with pytest.raises(StudyError, match="Meta-World extra is not installed"):
-            load_study(path)  # the one line a user without the extra gets
-        return
+    for suite, message in ((metaworld, "Meta-World extra"), (robomimic, "robosuite extra")):
+        if suite.PREFIX in path.read_text() and not suite.available():
+            with pytest.raises(StudyError, match=f"{message} is not installed"):
+                load_study(path)  # the one line a user without the extra gets
+            return
     study = load_study(path)
     assert study.name == path.stem and study.cells
 

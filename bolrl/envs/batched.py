@@ -100,3 +100,6 @@ class BatchedEnv:
             self._reset_one(i)
             obs[i] = self.task.observe(self.qpos[i : i + 1])[0]
         return StepResult(obs, terminated.astype(np.float32), terminated, truncated, final_obs)
+
+    def close(self) -> None:
+        """Nothing to release: the batch lives in this process."""

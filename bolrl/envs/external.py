@@ -216,8 +216,8 @@ class ExternalTask:
             env = gym.wrappers.TimeLimit(env, self.horizon)
         return env
 
-    def batch(self, seeds: list[int]) -> GymBatch:
-        return GymBatch(self, seeds)
+    def batch(self, seeds: list[int], vector_env: str = "sync") -> GymBatch:
+        return GymBatch(self, seeds, vector_env)
 
     def expert(self, rng: np.random.Generator) -> ExternalExpert:
         if self._expert is None:
@@ -233,12 +233,18 @@ class ExternalTask:
 
 
 class GymBatch:
-    """`n` environments of an external task in a SyncVectorEnv, with the interface of
-    `BatchedEnv`: the observation is also the state passed to experts."""
+    """`n` environments of an external task with the interface of `BatchedEnv`: the
+    observation is also the state passed to experts. `vector_env` "sync" steps them one after
+    another in this process (Gymnasium's SyncVectorEnv); "async" steps each in a worker
+    process of its own (AsyncVectorEnv), for simulators slow enough that stepping dominates.
+    Both reset every environment with its seed, so they run the same episodes."""
 
-    def __init__(self, task: ExternalTask, seeds: list[int]):
+    def __init__(self, task: ExternalTask, seeds: list[int], vector_env: str = "sync"):
         self.task, self.n = task, len(seeds)
-        self.envs = gym.vector.SyncVectorEnv(
+        vector = {"sync": gym.vector.SyncVectorEnv, "async": gym.vector.AsyncVectorEnv}
+        if vector_env not in vector:
+            raise ValueError(f"vector_env must be sync or async, got {vector_env!r}")
+        self.envs = vector[vector_env](
             [task.make_env for _ in seeds], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
         )
         self.obs, _ = self.envs.reset(seed=[int(s) for s in seeds])
@@ -261,6 +267,10 @@ class GymBatch:
         self.obs = obs.astype(np.float32)
         return StepResult(self.obs, (reward * active).astype(np.float32), terminated & active,
                           truncated & ~terminated & active, final_obs)
+
+    def close(self) -> None:
+        """Close the environments (and end the worker processes of an async batch)."""
+        self.envs.close()
 
 
 @lru_cache(maxsize=64)
@@ -296,6 +306,7 @@ def probe(spec: TaskSpec, episodes: int, seed: int, seconds: float = 1.0) -> Pro
         env.step(rng.uniform(-1, 1, (env.n, task.act_dim)))
         steps += env.n
     rate = steps / (time.perf_counter() - start)
+    env.close()
     success = None
     if spec.expert:
         try:

@@ -121,8 +121,9 @@ class Task:
     def cache_name(self) -> str:
         return self.name
 
-    def batch(self, seeds: list[int]):
-        """A batch of environments of this task, one per seed."""
+    def batch(self, seeds: list[int], vector_env: str = "sync"):
+        """A batch of environments of this task, one per seed (stepped in C in this process,
+        whatever `vector_env` says: it is for Gymnasium tasks)."""
         from bolrl.envs.batched import BatchedEnv
 
         return BatchedEnv(self, seeds)
