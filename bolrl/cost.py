@@ -62,6 +62,8 @@ def estimate_seconds(cell: Cell) -> float:
         act += CRITIC_PASS_S * critic_scale * samples
     act /= net.action_chunk  # one policy query per chunk
     episodes = cell.eval_episodes * (cell.rounds + 1) + cell.episodes_per_round * cell.rounds
-    env_steps = episodes * get_task(cell.task_spec).horizon * MEAN_LENGTH
+    task = get_task(cell.task_spec)
+    env_steps = episodes * task.horizon * MEAN_LENGTH
+    env_step_s = getattr(task, "env_step_s", ENV_STEP_S)  # a task may know its own
     base = train.steps_round0 * bc_step
-    return base + grad_steps * step + env_steps * (ENV_STEP_S + act)
+    return base + grad_steps * step + env_steps * (env_step_s + act)

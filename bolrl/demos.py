@@ -18,7 +18,7 @@ from bolrl.envs.task import Task
 from bolrl.rollout import ExpertActor, rollout
 
 DEMO_STREAM = 1000  # env-seed stream of demonstrations (collection and evaluation use others)
-BATCH = 50
+BATCH = 50  # expert attempts per chunk, unless the task sets `demo_batch`
 
 
 def cache_dir() -> Path:
@@ -64,7 +64,8 @@ def from_file(task, path: Path, n: int) -> Episodes:
 
 def generate(task: Task, n: int, seed: int, progress=None) -> tuple[Episodes, float]:
     """The first `n` successful expert episodes, and the expert's success rate over all
-    attempts. Attempts run in chunks of BATCH seeded environments, in a fixed order."""
+    attempts. Attempts run in chunks of seeded environments (the task's `demo_batch`, else
+    BATCH), in a fixed order."""
     if n <= 0:
         raise ValueError(f"the number of demonstrations must be positive, got {n}")
     kept: list[Episodes] = []
@@ -73,9 +74,10 @@ def generate(task: Task, n: int, seed: int, progress=None) -> tuple[Episodes, fl
     while len(kept) < n:
         if attempts > 10 * n + 100:
             raise RuntimeError(f"the {task.name} expert succeeded {successes}/{attempts} times")
-        seeds = env_seeds(seed, BATCH, stream=DEMO_STREAM + chunk)
+        batch = getattr(task, "demo_batch", BATCH)
+        seeds = env_seeds(seed, batch, stream=DEMO_STREAM + chunk)
         actor = ExpertActor(task, seed=seed * 100_003 + chunk)
-        episodes = rollout(task, seeds, actor, BATCH)
+        episodes = rollout(task, seeds, actor, batch)
         idx = episodes.episode_index
         for e, ok in enumerate(episodes.episode_success):
             attempts += 1
