@@ -14,3 +14,22 @@ def smoke_study_on(tmp_path: Path, name: str, task: str, options: str = "") -> P
     path = tmp_path / f"{name}.toml"
     path.write_text(text + (f'\n[tasks."{task}"]\n{options}\n' if options else ""))
     return path
+
+
+def run_plot_and_status(tmp_path: Path, path: Path, name: str) -> None:
+    """Run the study at `path` through `run-grid` (one worker), `status` and `plot`, and
+    check each: 3 finished cells, a report written under tmp_path/r/<name>."""
+    from typer.testing import CliRunner
+
+    from bolrl.cli import app
+
+    runner = CliRunner()
+    results = tmp_path / "r"
+    run = runner.invoke(app, ["run-grid", str(path), "--results", str(results),
+                              "--workers", "1"])
+    assert run.exit_code == 0, run.output
+    status = runner.invoke(app, ["status", str(path), "--results", str(results)])
+    assert "3 finished" in status.output
+    plot = runner.invoke(app, ["plot", str(path), "--results", str(results), "--format", "png"])
+    assert plot.exit_code == 0, plot.output
+    assert (results / name / "REPORT.md").exists()

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from smoke_study import smoke_study_on
+from smoke_study import run_plot_and_status, smoke_study_on
 from typer.testing import CliRunner
 
 from bolrl.cli import app
@@ -69,12 +69,4 @@ def test_the_expert_succeeds_and_success_ends_the_episode():
 @needs_metaworld
 def test_a_study_on_a_metaworld_task_runs_plots_and_reports_status(tmp_path):
     path = smoke_study_on(tmp_path, "mw", "metaworld/drawer-close-v3", "horizon = 120")
-    results = tmp_path / "r"
-    run = runner.invoke(app, ["run-grid", str(path), "--results", str(results),
-                              "--workers", "1"])
-    assert run.exit_code == 0, run.output
-    status = runner.invoke(app, ["status", str(path), "--results", str(results)])
-    assert "3 finished" in status.output
-    plot = runner.invoke(app, ["plot", str(path), "--results", str(results), "--format", "png"])
-    assert plot.exit_code == 0, plot.output
-    assert (results / "mw" / "REPORT.md").exists()
+    run_plot_and_status(tmp_path, path, "mw")
