@@ -236,3 +236,30 @@ def test_curve_shapes_say_nothing_of_a_method_the_study_lacks():
     cells = [c.strip() for c in ours[0].strip("|").split("|")]
     assert cells[2:5] == ["-", "-", "-"] and cells[6] == "-"
     assert cells[5].startswith("+")  # the recipe's own change is still stated
+
+
+def test_curve_shapes_set_robomimic_tasks_beside_the_papers_own_curves(tmp_path):
+    """robomimic's Lift is the paper's Lift: its paper curve is drawn and tabled beside ours,
+    and the report says so."""
+    from bolrl.report.shapes import shapes_markdown
+
+    rows = ok_rows(synthetic_rows(seeds=2, tasks=("robomimic/lift",)))
+    labels = [line.split("|")[1].strip() for line in shapes_markdown(rows).splitlines()[2:]]
+    assert labels == ["robomimic/lift, ours", "Lift, paper"]
+    build(synthetic_rows(seeds=2, tasks=("robomimic/lift",)), "syn", 1, tmp_path, ["png"],
+          "bolrl plot")
+    assert "ours beside the paper's digitized Fig. 3" in (tmp_path / "REPORT.md").read_text()
+
+
+def test_curve_shapes_of_tasks_the_paper_lacks_claim_no_paper_curve(tmp_path):
+    """Meta-World tasks have no counterpart in the paper: the table has only our rows and the
+    report says the curves stand alone."""
+    from bolrl.report.shapes import shapes_markdown
+
+    rows = ok_rows(synthetic_rows(seeds=2, tasks=("metaworld/pick-place-v3",)))
+    labels = [line.split("|")[1].strip() for line in shapes_markdown(rows).splitlines()[2:]]
+    assert labels == ["metaworld/pick-place-v3, ours"]
+    build(synthetic_rows(seeds=2, tasks=("metaworld/pick-place-v3",)), "syn", 1, tmp_path,
+          ["png"], "bolrl plot")
+    text = (tmp_path / "REPORT.md").read_text()
+    assert "ours alone: no task of this study" in text and "Fig. 3 on the same" not in text

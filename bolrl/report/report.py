@@ -11,7 +11,7 @@ from bolrl.report.data import comparison_keys, ok_rows
 from bolrl.report.figures import comparison_figure, data_scaling_figure, noise_figure
 from bolrl.report.findings import findings_markdown, measure, noise_findings
 from bolrl.report.paper import scaling_side_by_side, side_by_side
-from bolrl.report.shapes import shapes_figure, shapes_markdown
+from bolrl.report.shapes import has_paper_curves, shapes_figure, shapes_markdown
 from bolrl.report.tables import summary_table, to_latex, to_markdown
 
 PAUSE_S = 600.0  # no round at work for longer than this: the run was paused, not working
@@ -134,10 +134,13 @@ def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list
               "after = the last round. Only the ordering of methods is comparable: the "
               "paper ran 10-20 rounds of 50-200 episodes on robomimic tasks.", "", paper_md]
     if shapes_md:
+        beside = ("ours beside the paper's digitized Fig. 3 on the same robomimic task (or "
+                  "the one an embedded task stands in for)" if has_paper_curves(results["task"])
+                  else "ours alone: no task of this study is, or stands in for, one of the "
+                  "paper's")
         lines += ["## Curve shapes", "",
                   "Computed from the curves (mean over seeds per round) of BC, filtered BC and "
-                  "the recipe (diffusion, Q-function + best-of-N), ours beside the paper's "
-                  "digitized Fig. 3 on the robomimic task ours stands in for "
+                  f"the recipe (diffusion, Q-function + best-of-N), {beside} "
                   "(`bolrl/report/shapes.py`; figure `shapes` below). The paper: BC flat or "
                   "slowly declining, filtered BC rising for 3-6 rounds then levelling off, the "
                   "recipe passing filtered BC after a few rounds and still climbing.", "",
