@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from bolrl.cli import app
@@ -238,28 +239,24 @@ def test_curve_shapes_say_nothing_of_a_method_the_study_lacks():
     assert cells[5].startswith("+")  # the recipe's own change is still stated
 
 
-def test_curve_shapes_set_robomimic_tasks_beside_the_papers_own_curves(tmp_path):
-    """robomimic's Lift is the paper's Lift: its paper curve is drawn and tabled beside ours,
-    and the report says so."""
+
+BESIDE, ALONE = "ours beside the paper's digitized Fig. 3", "ours alone: no task of this study"
+
+
+@pytest.mark.parametrize("task, labels, says, unsaid", [
+    ("robomimic/lift", ["robomimic/lift, ours", "Lift, paper"], BESIDE, ALONE),
+    ("metaworld/pick-place-v3", ["metaworld/pick-place-v3, ours"], ALONE, BESIDE),
+])
+def test_curve_shapes_set_the_papers_curve_beside_only_the_papers_own_tasks(
+        tmp_path, task, labels, says, unsaid):
+    """robomimic's Lift is the paper's Lift: its paper curve is tabled beside ours, and the
+    report says so. Meta-World's tasks have no counterpart in the paper: only our rows, and
+    the report says the curves stand alone."""
     from bolrl.report.shapes import shapes_markdown
 
-    rows = ok_rows(synthetic_rows(seeds=2, tasks=("robomimic/lift",)))
-    labels = [line.split("|")[1].strip() for line in shapes_markdown(rows).splitlines()[2:]]
-    assert labels == ["robomimic/lift, ours", "Lift, paper"]
-    build(synthetic_rows(seeds=2, tasks=("robomimic/lift",)), "syn", 1, tmp_path, ["png"],
-          "bolrl plot")
-    assert "ours beside the paper's digitized Fig. 3" in (tmp_path / "REPORT.md").read_text()
-
-
-def test_curve_shapes_of_tasks_the_paper_lacks_claim_no_paper_curve(tmp_path):
-    """Meta-World tasks have no counterpart in the paper: the table has only our rows and the
-    report says the curves stand alone."""
-    from bolrl.report.shapes import shapes_markdown
-
-    rows = ok_rows(synthetic_rows(seeds=2, tasks=("metaworld/pick-place-v3",)))
-    labels = [line.split("|")[1].strip() for line in shapes_markdown(rows).splitlines()[2:]]
-    assert labels == ["metaworld/pick-place-v3, ours"]
-    build(synthetic_rows(seeds=2, tasks=("metaworld/pick-place-v3",)), "syn", 1, tmp_path,
-          ["png"], "bolrl plot")
+    rows = synthetic_rows(seeds=2, tasks=(task,))
+    table = shapes_markdown(ok_rows(rows)).splitlines()[2:]
+    assert [line.split("|")[1].strip() for line in table] == labels
+    build(rows, "syn", 1, tmp_path, ["png"], "bolrl plot")
     text = (tmp_path / "REPORT.md").read_text()
-    assert "ours alone: no task of this study" in text and "Fig. 3 on the same" not in text
+    assert says in text and unsaid not in text
