@@ -220,7 +220,8 @@ def bench_train(base, obs_dim: int = 20, act_dim: int = 5, steps: int = 100,
     out = {}
     for policy in POLICIES:
         for algorithm, extraction in pairs:
-            cfg = dataclasses.replace(base, method=Method(algorithm, extraction, policy))
+            cfg = dataclasses.replace(base, method=Method(algorithm, extraction, policy),
+                                      train=base.train.for_algorithm(algorithm))
             agent = Agent(cfg, obs_dim, act_dim, seed=0)
             agent.train(demos, autonomous, 5)
             start = time.perf_counter()

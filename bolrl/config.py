@@ -145,6 +145,13 @@ class TrainTable:
                        "(a GPU when torch sees one); not part of a cell's identity (its rows "
                        "record it); run-grid --device overrides it")
 
+    def for_algorithm(self, algorithm: str) -> TrainTable:
+        """The table as one method's agent takes it: `demo_fraction` the share for
+        `algorithm` (a number), whether the table holds one number or one per algorithm."""
+        share = self.demo_fraction
+        return dataclasses.replace(
+            self, demo_fraction=share[algorithm] if isinstance(share, dict) else share)
+
 
 @dataclass(frozen=True)
 class NetworksTable:

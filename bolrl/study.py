@@ -454,7 +454,7 @@ def _make_cell(study: str, s: dict, point: dict) -> Cell:
         n_envs=s["study"].n_envs,
         vector_env=s["study"].vector_env,
         demos=s["study"].demos.get(point["task"], DEFAULT_DEMOS),
-        train=dataclasses.replace(train, demo_fraction=train.demo_fraction[point["algorithm"]]),
+        train=train.for_algorithm(point["algorithm"]),
         networks=s["networks"],
         critic=s["critic"],
         extraction_params=s["extraction"],

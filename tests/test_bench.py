@@ -21,3 +21,22 @@ def test_step_flops_grow_with_the_critic_and_with_chunks():
     iql = flops(algorithm="iql", extraction="best-of-n", action_chunk=1)
     chunked = flops(algorithm="iql", extraction="best-of-n", action_chunk=4)
     assert bc < iql < chunked
+
+
+def test_the_training_benchmark_measures_every_method_of_the_registries():
+    """`bolrl bench train` builds each method from the default tables, whose demo_fraction is
+    a table by algorithm (it once passed that table on as a number and crashed)."""
+    import dataclasses
+
+    from bolrl.bench import bench_train
+    from bolrl.registry import ALGORITHMS, EXTRACTIONS, NO_EXTRACTION, POLICIES, method_name
+
+    base = AgentConfig()
+    base = dataclasses.replace(
+        base, networks=dataclasses.replace(base.networks, hidden=8, critic_hidden=8,
+                                           diffusion_steps=2))
+    figures = bench_train(base, steps=2, act_batch=4)
+    names = {method_name(a, e, p) for p in POLICIES for a, spec in ALGORITHMS.items()
+             for e in ([NO_EXTRACTION] if spec.imitation else EXTRACTIONS)}
+    assert names <= figures.keys()
+    assert all(figures[n]["grad_steps_per_s"] > 0 for n in names)
