@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bolrl.config import DEMOS_VERSION
 from bolrl.files import write_atomic
 from bolrl.results import study_dir
 
@@ -55,6 +56,7 @@ def policy_settings(cell: Cell) -> dict:
     differs in the last bits, so bases trained there are kept apart)."""
     agent = {k: v for k, v in cell.config()["agent"].items() if k not in NOT_POLICY}
     settings = {"task": cell.task_spec.as_dict(), "seed": cell.seed, "demos": cell.demos,
+                "demos_version": DEMOS_VERSION,
                 "steps_round0": cell.train.steps_round0, "agent": agent}
     if cell.train.device != "cpu":
         settings["device"] = cell.train.device

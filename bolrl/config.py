@@ -22,6 +22,10 @@ CHUNK_LABELS = ("all", "aligned")
 DENOISERS = ("mlp", "resnet")
 VECTOR_ENVS = ("sync", "async")
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"  # [train].device and --device
+# How scripted demonstrations are chosen, part of their cache name and of the base policy's
+# key: 1 kept the first n successes in the order episodes finished (the quickest of a chunk),
+# 2 keeps them in seed order (bolrl.rollout returns episodes in slot order).
+DEMOS_VERSION = 2
 
 
 def knob(default: Any, doc: str, *, low: float | None = None, high: float | None = None,

@@ -1,8 +1,9 @@
 """Scripted demonstrations: generated locally by the task's expert and cached as `.npz`.
 
 `demonstrations(task, n, seed)` returns the first `n` successful expert episodes from a
-seeded sequence of attempts, so the same (task, n, seed) always gives the same demos, and a
-cache file is only a shortcut. The cache lives in `$BOLRL_CACHE` (default `~/.cache/bolrl`).
+seeded sequence of attempts, in seed order (not the order they finished, which would keep the
+quickest), so the same (task, n, seed) always gives the same demos, and a cache file is only
+a shortcut. The cache lives in `$BOLRL_CACHE` (default `~/.cache/bolrl`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bolrl.config import DEMOS_VERSION
 from bolrl.data import Episodes
 from bolrl.envs.batched import env_seeds
 from bolrl.envs.task import Task
@@ -26,7 +28,8 @@ def cache_dir() -> Path:
 
 
 def demo_path(task: Task, n: int, seed: int, root: Path | None = None) -> Path:
-    return (root or cache_dir()) / "demos" / f"{task.cache_name}-n{n}-seed{seed}.npz"
+    return ((root or cache_dir()) / "demos"
+            / f"{task.cache_name}-v{DEMOS_VERSION}-n{n}-seed{seed}.npz")
 
 
 def from_file(task, path: Path, n: int) -> Episodes:
@@ -65,7 +68,8 @@ def from_file(task, path: Path, n: int) -> Episodes:
 def generate(task: Task, n: int, seed: int, progress=None) -> tuple[Episodes, float]:
     """The first `n` successful expert episodes, and the expert's success rate over all
     attempts. Attempts run in chunks of seeded environments (the task's `demo_batch`, else
-    BATCH), in a fixed order."""
+    BATCH), in seed order within a chunk: the demonstrations are a sample of the expert's
+    episodes, slow ones and ones with pauses included."""
     if n <= 0:
         raise ValueError(f"the number of demonstrations must be positive, got {n}")
     kept: list[Episodes] = []

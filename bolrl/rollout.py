@@ -52,7 +52,10 @@ def rollout(
 ) -> Episodes:
     """Run `actor` for exactly `episodes` episodes on environments seeded by `seeds`
     (one slot per seed, at most len(seeds) at a time). Returns the episodes, each contiguous,
-    in the order they finished. `progress(n)` is called with the number of episodes finished.
+    in slot order: every slot's first episode by slot, then every slot's second, and so on,
+    an order the seeds fix, not how long the episodes took (whoever takes "the first n" of
+    them then gets no bias towards short ones). `progress(n)` is called with the number of
+    episodes finished.
     `vector_env` ("sync" or "async") says how a Gymnasium task steps its environments."""
     quota = quotas(episodes, len(seeds))
     env = task.batch(seeds[: len(quota)], vector_env)
@@ -65,7 +68,7 @@ def rollout(
 def _run(task: Task, env, quota: np.ndarray, actor: Actor, progress) -> Episodes:
     remaining = quota.copy()
     buffers: list[list[tuple]] = [[] for _ in range(env.n)]
-    finished: list[Episodes] = []
+    finished: list[tuple[int, int, Episodes]] = []  # (the slot's k-th episode, slot, episode)
     obs = env.observe()
     actor.begin(np.arange(env.n))
     while remaining.any():
@@ -80,7 +83,7 @@ def _run(task: Task, env, quota: np.ndarray, actor: Actor, progress) -> Episodes
             )
         done = np.flatnonzero(step.terminated | step.truncated)
         for i in done:
-            finished.append(_stack(buffers[i]))
+            finished.append((int(quota[i] - remaining[i]), int(i), _stack(buffers[i])))
             buffers[i] = []
             remaining[i] -= 1
             if progress is not None:
@@ -91,7 +94,7 @@ def _run(task: Task, env, quota: np.ndarray, actor: Actor, progress) -> Episodes
         obs = step.obs
     if not finished:
         return Episodes.empty(task.obs_dim, task.act_dim)
-    return Episodes.concat(finished)
+    return Episodes.concat([episode for *_, episode in sorted(finished, key=lambda f: f[:2])])
 
 
 def _stack(transitions: list[tuple]) -> Episodes:

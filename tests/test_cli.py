@@ -17,7 +17,7 @@ def test_help_lists_commands():
 def test_demos_writes_cache(tmp_path):
     result = runner.invoke(app, ["demos", "lift", "-n", "3", "--cache-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "demos" / "lift-n3-seed0.npz").exists()
+    assert (tmp_path / "demos" / "lift-v2-n3-seed0.npz").exists()
     again = runner.invoke(app, ["demos", "lift", "-n", "3", "--cache-dir", str(tmp_path)])
     assert "loaded" in again.output
 

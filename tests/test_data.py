@@ -59,7 +59,7 @@ def test_demonstrations_are_successful_deterministic_and_cached(tmp_path):
     task = TASKS["lift"]
     a = demonstrations(task, 4, seed=1, root=tmp_path)
     assert a.n_episodes == 4 and a.episode_success.all()
-    assert (tmp_path / "demos" / "lift-n4-seed1.npz").exists()
+    assert (tmp_path / "demos" / "lift-v2-n4-seed1.npz").exists()
     b, rate = generate(task, 4, seed=1)
     np.testing.assert_array_equal(a.actions, b.actions)
     assert rate > 0.9

@@ -96,3 +96,19 @@ def test_inactive_rows_are_not_stepped():
 def test_unknown_task_names_the_valid_ones():
     with pytest.raises(ValueError, match="lift, pick-place, nut-assembly"):
         get_task("lfit")
+
+
+def test_rollout_returns_episodes_in_slot_order_not_finishing_order():
+    """The expert's episodes differ in length; rollout returns them by slot (slot 0's first
+    episode, slot 1's, ..., then slot 0's second), so taking the first n of them is not
+    taking the quickest n."""
+    from bolrl.rollout import ExpertActor
+
+    task = TASKS["lift"]
+    seeds = env_seeds(7, 12)
+    data = rollout(task, seeds, ExpertActor(task, seed=7), episodes=24)
+    starts = np.r_[0, np.flatnonzero(data.ends)[:-1] + 1]
+    first_obs = BatchedEnv(task, seeds).observe()
+    np.testing.assert_array_equal(data.obs[starts[:12]], first_obs)  # first episodes by slot
+    lengths = np.diff(np.r_[starts, data.n_transitions])
+    assert (np.diff(lengths[:12]) < 0).any()  # not the order in which they finished
