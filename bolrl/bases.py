@@ -18,16 +18,14 @@ wait for it, then load it.
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bolrl.config import DEMOS_VERSION
 from bolrl.files import write_atomic
+from bolrl.identity import flatten, identity, key_hash
 from bolrl.results import study_dir
 
 if TYPE_CHECKING:  # the keys need no torch: run-grid orders cells before importing it
@@ -35,43 +33,42 @@ if TYPE_CHECKING:  # the keys need no torch: run-grid orders cells before import
     from bolrl.data import Episodes
     from bolrl.study import Cell
 
-# Settings of the learner (Cell.config()["agent"]) that do not touch round 0's policy
-# training: the method, the critic's, and what only acts on autonomous data (which round 0
-# has none of).
+# Settings of a cell's identity (bolrl.identity, flattened) that do not touch round 0's
+# policy training: the method, the critic's, the later rounds', and what only acts on
+# autonomous data (which round 0 has none of).
 NOT_POLICY = frozenset({
-    "algorithm", "extraction", "critic_hidden", "critic_layers", "gamma", "expectile",
-    "target_tau", "critic_round0", "awr_beta", "awr_max_weight", "ddpg_alpha", "n_samples",
-    "demo_fraction", "chunk_labels", "warm_start",
+    "algorithm", "extraction", "policy", "noise", "episodes_per_round", "rounds",
+    "eval_episodes", "n_envs", "steps_per_round",
+    *(f"agent.{k}" for k in (
+        "algorithm", "extraction", "critic_hidden", "critic_layers", "gamma", "expectile",
+        "target_tau", "critic_round0", "awr_beta", "awr_max_weight", "ddpg_alpha",
+        "n_samples", "demo_fraction", "chunk_labels", "warm_start")),
 })
-CRITIC = ("critic_hidden", "critic_layers", "gamma", "expectile", "target_tau")
-
-
-def _hash(blob: dict) -> str:
-    text = json.dumps(blob, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+# ... and those of them that Q0 depends on: its algorithm (which critic) and the critic's.
+CRITIC = tuple(f"agent.{k}" for k in ("algorithm", "critic_hidden", "critic_layers", "gamma",
+                                      "expectile", "target_tau"))
 
 
 def policy_settings(cell: Cell) -> dict:
-    """Everything pi0 depends on (the device too, where it is not the CPU: a GPU's arithmetic
-    differs in the last bits, so bases trained there are kept apart)."""
-    agent = {k: v for k, v in cell.config()["agent"].items() if k not in NOT_POLICY}
-    settings = {"task": cell.task_spec.as_dict(), "seed": cell.seed, "demos": cell.demos,
-                "demos_version": DEMOS_VERSION,
-                "steps_round0": cell.train.steps_round0, "agent": agent}
+    """Everything pi0 depends on, as it stands in the cell's identity (so a setting added at
+    its neutral value leaves the key alone), and the device where it is not the CPU: a GPU's
+    arithmetic differs in the last bits, so bases trained there are kept apart."""
+    settings = {k: v for k, v in identity(cell.config()).items()
+                if k not in NOT_POLICY and not k.startswith("noise_params.")}
     if cell.train.device != "cpu":
         settings["device"] = cell.train.device
     return settings
 
 
 def policy_key(cell: Cell) -> str:
-    return _hash(policy_settings(cell))
+    return key_hash(policy_settings(cell))
 
 
 def critic_key(cell: Cell) -> str:
-    """Q0 depends on pi0's settings too: the critic is initialised from the same seeded
-    stream, after the policy."""
-    critic = {k: cell.config()["agent"][k] for k in CRITIC}
-    return _hash({**policy_settings(cell), "critic": critic})
+    """Q0 depends on pi0's settings too (the critic is initialised from the same seeded
+    stream, after the policy), on which critic it is, and on the critic's settings."""
+    flat = flatten(cell.config())
+    return key_hash({**policy_settings(cell), "critic": {k: flat[k] for k in CRITIC}})
 
 
 def bases_dir(results: Path, study: str) -> Path:

@@ -418,13 +418,24 @@ def _bench_envs(n_envs: int, seconds: float, output: Path) -> None:
 # ---------------------------------------------------------------- studies and the grid
 
 
-def _load_study(study: str | None):
+def _load_study(study: str | None, runnable: bool = True):
+    """The study, validated; `runnable=False` for commands that only read its results (its
+    tasks are not built, so a suite's study reads without the suite's extra)."""
     from bolrl.study import StudyError, find_study, load_study
 
     try:
-        return load_study(find_study(study))
+        return load_study(find_study(study), runnable=runnable)
     except StudyError as exc:
         fail(str(exc))
+
+
+def _cmd(verb: str, study: str | None, results: Path, *args: str) -> str:
+    """A bolrl command line to suggest, repeating the study and the --results the user gave:
+    'bolrl run-grid studies/x.toml --results /tmp/r --retry-failed'."""
+    parts = ["bolrl", verb, *([study] if study else []), *args]
+    if Path(results) != Path("results"):
+        parts += ["--results", str(results)]
+    return " ".join(parts)
 
 
 def _vet_results(results: Path, study_name: str) -> None:
@@ -506,7 +517,16 @@ def show(
 
         print(keys_markdown())
         return
-    s = _load_study(study)
+    from bolrl.study import StudyError, SuiteMissing, find_study, load_study
+
+    try:  # its tasks built, as run-grid will build them: a bad task or file is an error here
+        s = load_study(find_study(study))
+    except SuiteMissing as exc:  # ... but a suite's study reads without the suite's extra
+        err_console.print(f"[yellow]note:[/] it cannot run here: {escape(str(exc))}",
+                          highlight=False, soft_wrap=True)
+        s = _load_study(study, runnable=False)
+    except StudyError as exc:
+        fail(str(exc))
     if ids:
         for c in s.cells:
             print(c.cell_id)
@@ -557,18 +577,22 @@ def status(
     failed_only: bool = typer.Option(False, "--failed", help="List only the failed cells, "
                                      "with their errors."),
 ) -> None:
-    """Print a study's finished, running, failed and pending cells (failed ones with why)."""
+    """Print a study's finished, running, failed and pending cells (failed ones with why),
+    and the stale ones: finished under an older configuration, with the settings that
+    differ."""
     from bolrl.executors import is_running
-    from bolrl.results import cell_error, cell_status, study_dir
+    from bolrl.inventory import take
+    from bolrl.results import cell_error, study_dir
 
-    s = _load_study(study)
+    s = _load_study(study, runnable=False)
     _vet_results(results, s.name)
     if not (study_dir(results, s.name) / "cells").is_dir():
         err_console.print(f"[yellow]note:[/] no results of study {s.name!r} under {results} "
                           f"(is this the directory it ran in? pass --results)")
+    inventory = take(s, results)
     groups: dict[str, list] = {"finished": [], "running": [], "failed": [], "pending": []}
     for c in s.cells:
-        st = cell_status(results, s.name, c.cell_id)
+        st = inventory.current.get(c.cell_id)
         if st == "ok":
             groups["finished"].append(c)
         elif st == "failed":
@@ -577,13 +601,31 @@ def status(
             groups["running"].append(c)
         else:
             groups["pending"].append(c)
-    console.print(f"study {s.name}: " + ", ".join(f"{len(v)} {k}" for k, v in groups.items()))
+    stale = inventory.stale
+    by_successor = {cell.successor: cell for cell in stale if cell.successor}
+    console.print(f"study {s.name}: " + ", ".join(f"{len(v)} {k}" for k, v in groups.items())
+                  + (f"; {len(stale)} stale" if stale else ""), markup=False)
     for name in ("failed",) if failed_only else ("running", "failed", "pending"):
         for c in groups[name]:
-            console.print(f"  {name:8s} {c.cell_id}  {c.label}", markup=False)
+            old = by_successor.get(c.cell_id)
+            console.print(f"  {name:8s} {c.cell_id}  {c.label}"
+                          + (f"  (stale: {old.cell_id})" if old else ""), markup=False)
             if name == "failed":
                 console.print(f"           {cell_error(results, s.name, c.cell_id)}",
                               markup=False)
+    if stale and not failed_only:
+        for cell in stale:
+            if cell.successor is None or cell.successor not in by_successor:
+                console.print(f"  stale    {cell.cell_id}  {cell.label}", markup=False)
+        console.print(f"{_count(len(stale), 'stale cell')}: finished under an older "
+                      f"configuration of the study, not counted as finished; the settings "
+                      f"that differ from the study file now (in how many cells):",
+                      markup=False, soft_wrap=True)
+        for change, n in inventory.changes_summary():
+            console.print(f"  {change} ({n})", markup=False, soft_wrap=True)
+        console.print(f"see them as they ran: {_cmd('plot', study, results, '--as-run')}; "
+                      f"run the study as it stands: {_cmd('run-grid', study, results)}",
+                      markup=False, soft_wrap=True)
 
 
 def _run_cells(s, cells, results: Path, workers: int, force: bool, executor: str = "local",
@@ -690,14 +732,30 @@ def run_grid(
         from bolrl.extend import finished_lineages, predecessor
 
         lineages = finished_lineages(results, s.name)
-        extended = sum(predecessor(results, c, lineages) is not None for c in todo)
+        extended = [c for c in todo if predecessor(results, c, lineages) is not None]
         if extended:
-            console.print(f"{_count(extended, 'cell')} go on from the last round of the same "
-                          f"cell run for fewer rounds")
+            console.print(f"{_count(len(extended), 'cell')} go on from the last round of the "
+                          f"same cell run for fewer rounds")
+        any_run = finished_lineages(results, s.name, need_checkpoint=False)
+        lost = [c for c in todo if c not in extended and predecessor(results, c, any_run)]
+        if lost:
+            err_console.print(f"[yellow]note:[/] {_count(len(lost), 'cell')} finished for fewer "
+                              f"rounds before, but {'its' if len(lost) == 1 else 'their'} "
+                              f"checkpoints are gone from {results / s.name / 'runs'}: "
+                              f"{'it starts' if len(lost) == 1 else 'they start'} from round 0",
+                              highlight=False)
+    from bolrl.inventory import take
+
+    stale = take(s, results).stale
+    if stale:
+        console.print(f"{_count(len(stale), 'stale cell')} of an older configuration of the "
+                      f"study {'is' if len(stale) == 1 else 'are'} kept beside the study's own "
+                      f"(see `{_cmd('status', study, results)}`)", markup=False)
     if failed_before and not retry_failed and not force:
         console.print(f"{_count(len(failed_before), 'cell')} failed before and "
                       f"{'is' if len(failed_before) == 1 else 'are'} left as they are (see "
-                      f"`bolrl status --failed`; rerun with --retry-failed)")
+                      f"`{_cmd('status', study, results, '--failed')}`; rerun with "
+                      f"`{_cmd('run-grid', study, results, '--retry-failed')}`)", markup=False)
     if not todo:
         return
     if force and not retry_failed:
@@ -713,9 +771,18 @@ def run_grid(
                          ray_options)
     except KeyboardInterrupt:
         done = sum(cell_status(results, s.name, c.cell_id) is not None for c in s.cells)
-        err_console.print(f"interrupted: {done}/{len(s.cells)} cells finished and saved; "
-                          f"unfinished cells resume from their last round with: "
-                          f"bolrl run-grid {study or 'quick'}")
+        again = "--retry-failed" if retry_failed else "--force"
+        if force_run:
+            err_console.print(f"interrupted: {done}/{len(s.cells)} cells have results; a cell "
+                              f"rerun by --force keeps its previous results and checkpoints "
+                              f"until its rerun finishes. Rerun with: "
+                              f"{_cmd('run-grid', study, results, again)}",
+                              markup=False, soft_wrap=True)
+        else:
+            err_console.print(f"interrupted: {done}/{len(s.cells)} cells finished and saved; "
+                              f"unfinished cells resume from their last round with: "
+                              f"{_cmd('run-grid', study, results)}", markup=False,
+                              soft_wrap=True)
         raise typer.Exit(code=130) from None
     except OSError as exc:  # e.g. the results directory made unwritable during the run
         fail(f"cannot write results under {results / s.name}: {exc.strerror or exc}"
@@ -730,8 +797,9 @@ def run_grid(
                       f"{', '.join(locked)}")
     if failed:
         err_console.print(f"[bold red]{_count(len(failed), 'cell')} failed:[/] "
-                          f"{', '.join(failed)} (see `bolrl status --failed`; rerun them with "
-                          f"--retry-failed)")
+                          f"{', '.join(failed)} (see "
+                          f"`{escape(_cmd('status', study, results, '--failed'))}`; rerun them "
+                          f"with `{escape(_cmd('run-grid', study, results, '--retry-failed'))}`)")
         raise typer.Exit(code=1)
 
 
@@ -756,7 +824,8 @@ def run_cell_cmd(
     _vet_results(results, s.name)
     r = _run_cells(s, [cell], results, 1, force)[0]
     if r.status == "skipped":
-        console.print(f"cell {cell_id} is already finished (use --force to rerun)")
+        console.print(f"cell {cell_id} is already finished (rerun it with "
+                      f"`{_cmd('run-cell', study, results, cell_id, '--force')}`)", markup=False)
     elif r.status == "locked":
         fail(f"cell {cell_id} is being run by another process")
     elif r.status == "failed":
@@ -775,28 +844,59 @@ def plot(
     out: Path = typer.Option(None, "--out", help="Write the report, tables and figures here "
                              "(default: results/<study>/, or results/<study>/filtered/<...>/ "
                              "with --tasks/--methods, beside the full report)."),
+    as_run: bool = typer.Option(False, "--as-run", help="Render every finished cell in the "
+                                "results folder as it ran (its recorded configuration), stale "
+                                "ones included, where they form one configuration; the "
+                                "report names the settings that differ from the study file."),
 ) -> None:
-    """Figures, tables and REPORT.md for a study's results (what has finished so far)."""
+    """Figures, tables and REPORT.md for a study's results (what has finished so far): the
+    cells of the study as its file stands now, or with --as-run the rows as they ran."""
+    from bolrl.inventory import mixed_configurations, superseded, take
     from bolrl.report.report import build
     from bolrl.report.tables import to_rich
     from bolrl.results import load_results, study_dir
 
-    s = _load_study(study)
+    s = _load_study(study, runnable=False)
     fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
     bad = [f for f in fmts if f not in ("png", "pdf", "svg")]
     if bad or not fmts:
         fail(f"--format: unknown format {', '.join(bad) or formats!r}; choose from png, pdf, svg")
     _vet_results(results, s.name)
     frame = load_results(results, s.name)
+    cells_dir = study_dir(results, s.name) / "cells"
     if frame.empty:
-        fail(f"no results for study {s.name!r} in {study_dir(results, s.name) / 'cells'}; "
-             f"run `bolrl run-grid {study or 'quick'}` first")
-    others = frame["cell_id"].nunique()
-    frame = frame[frame["cell_id"].isin({c.cell_id for c in s.cells})]
-    if frame.empty:
-        fail(f"none of the {others} cells in {study_dir(results, s.name) / 'cells'} belongs to "
-             f"study {s.name!r} as its file stands now (its settings changed since they ran); "
-             f"run `bolrl run-grid {study or 'quick'}`")
+        fail(f"no results for study {s.name!r} in {cells_dir}; run "
+             f"`{_cmd('run-grid', study, results)}` first")
+    inventory = take(s, results)
+    changed = "; ".join(f"{change} ({n} cells)" for change, n in inventory.changes_summary())
+    notes: list[str] = []
+    if as_run:
+        frame = frame[~frame["cell_id"].isin(superseded(frame))]
+        problems = mixed_configurations(frame)
+        if problems:
+            fail(f"the {frame['cell_id'].nunique()} cells in {cells_dir} are not one "
+                 f"configuration of study {s.name!r}, so --as-run would mix them in one "
+                 f"curve: {'; '.join(problems[:4])}"
+                 f"{'; ...' if len(problems) > 4 else ''}. Plot the current cells with "
+                 f"`{_cmd('plot', study, results)}`, or move the others aside")
+        if inventory.stale:
+            notes.append(f"Rows as they ran: {_count(len(inventory.stale), 'cell')} of this "
+                         f"report ran under an older configuration of the study than its file "
+                         f"now holds ({changed}). They are shown as recorded, not as the study "
+                         f"file would run them now.")
+    else:
+        others = frame["cell_id"].nunique()
+        frame = frame[frame["cell_id"].isin(inventory.current)]
+        if frame.empty:
+            fail(f"none of the {others} cells in {cells_dir} belongs to study {s.name!r} as its "
+                 f"file stands now: {len(inventory.stale)} are stale ({changed}). See them as "
+                 f"they ran: `{_cmd('plot', study, results, '--as-run')}`; run the study as it "
+                 f"stands: `{_cmd('run-grid', study, results)}`")
+        if inventory.stale:
+            err_console.print(f"[yellow]note:[/] {_count(len(inventory.stale), 'stale cell')} "
+                              f"(an older configuration: {escape(changed)}) not shown; see "
+                              f"them as they ran: {_cmd('plot', study, results, '--as-run')}",
+                              highlight=False, soft_wrap=True)
     cells = s.cells
     for option, column, value in (("--tasks", "task", tasks), ("--methods", "method", methods)):
         if value:
@@ -808,20 +908,22 @@ def plot(
             frame = frame[frame[column].isin(wanted)]
             attr = "task" if column == "task" else "method_name"
             cells = [c for c in cells if getattr(c, attr) in wanted]
+    total = frame["cell_id"].nunique() if as_run else len(cells)
     failed = frame.loc[frame["status"] != "ok", "cell_id"].unique()
     if len(failed) == frame["cell_id"].nunique():
         fail(f"all {_count(len(failed), 'finished cell')} of study {s.name!r} failed: nothing "
-             f"to plot (see `bolrl status {study or 'quick'} --failed`)")
+             f"to plot (see `{_cmd('status', study, results, '--failed')}`)")
     if out is None:
         out = study_dir(results, s.name)
         if tasks or methods:  # beside the full report, never over it
             out = out / "filtered" / _slug(tasks, methods)
-    command = f"bolrl plot {study or 'quick'}" + "".join(
-        f" --{k} {v}" for k, v in (("tasks", tasks), ("methods", methods)) if v)
+    command = _cmd("plot", study, results, *(f"--{k} {v}" for k, v in
+                                             (("tasks", tasks), ("methods", methods)) if v),
+                   *(["--as-run"] if as_run else []))
     try:
         out.mkdir(parents=True, exist_ok=True)
         with console.status("drawing figures..."):
-            report = build(frame, s.name, len(cells), out, fmts, command)
+            report = build(frame, s.name, total, out, fmts, command, notes)
     except OSError as exc:
         fail(f"cannot write the report to {out}: {exc.strerror or exc}; choose another "
              f"directory with --out")

@@ -40,6 +40,22 @@ def _step(cost: tuple[float, float], scale: float) -> float:
     return overhead + per_scale * scale
 
 
+def task_costs(cell: Cell) -> tuple[int, float]:
+    """(horizon, seconds per control step) of the cell's task. A task may know its own step
+    cost; a suite whose extra is not installed here is priced from its module's horizon and
+    the embedded tasks' step cost."""
+    try:
+        task = get_task(cell.task_spec)
+    except ValueError:  # e.g. the suite's extra is not installed: `show` still prices it
+        from bolrl.envs import metaworld, robomimic
+
+        suite = next((m for m in (metaworld, robomimic) if cell.task.startswith(m.PREFIX)),
+                     None)
+        default = suite.HORIZON if suite else 200
+        return int(cell.task_spec.horizon or default), ENV_STEP_S
+    return task.horizon, getattr(task, "env_step_s", ENV_STEP_S)
+
+
 def estimate_seconds(cell: Cell) -> float:
     net, train = cell.networks, cell.train
     policy = POLICIES[cell.policy]
@@ -62,8 +78,7 @@ def estimate_seconds(cell: Cell) -> float:
         act += CRITIC_PASS_S * critic_scale * samples
     act /= net.action_chunk  # one policy query per chunk
     episodes = cell.eval_episodes * (cell.rounds + 1) + cell.episodes_per_round * cell.rounds
-    task = get_task(cell.task_spec)
-    env_steps = episodes * task.horizon * MEAN_LENGTH
-    env_step_s = getattr(task, "env_step_s", ENV_STEP_S)  # a task may know its own
+    horizon, env_step_s = task_costs(cell)
+    env_steps = episodes * horizon * MEAN_LENGTH
     base = train.steps_round0 * bc_step
     return base + grad_steps * step + env_steps * (env_step_s + act)

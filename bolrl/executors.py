@@ -59,6 +59,32 @@ def cell_lock(results: Path, study: str, cell_id: str) -> Iterator[bool]:
         os.close(fd)
 
 
+RERUN = ".rerun"  # runs/<id>.rerun: a forced rerun's checkpoints, until it has finished
+OLD = ".old"  # runs/<id>.old: the replaced checkpoints, for the moment of the swap
+
+
+def replace_dir(new: Path, target: Path) -> None:
+    """Put directory `new` in the place of `target`: the old one is renamed aside first, so at
+    every instant one of the two is whole under a known name (see finish_swap)."""
+    aside = target.with_name(target.name + OLD)
+    shutil.rmtree(aside, ignore_errors=True)
+    if target.exists():
+        os.replace(target, aside)
+    os.replace(new, target)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def finish_swap(target: Path) -> None:
+    """After a replace_dir cut short: the old directory back if the new one never arrived,
+    else the old one's remains removed."""
+    aside = target.with_name(target.name + OLD)
+    if aside.exists():
+        if target.exists():
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.replace(aside, target)
+
+
 def is_running(results: Path, study: str, cell_id: str) -> bool:
     """Does some live process hold this cell's lock?"""
     path = run_dir(results, study, cell_id).parent / f"{cell_id}.lock"
@@ -87,14 +113,21 @@ def run_job(cell: Cell, results: Path, force: bool = False, events=None) -> JobR
     with cell_lock(results, cell.study, cell.cell_id) as held:
         if not held:
             return JobResult(cell.cell_id, "locked")
+        rdir = run_dir(results, cell.study, cell.cell_id)
+        finish_swap(rdir)
         status = cell_status(results, cell.study, cell.cell_id)
         if status is not None and not force:
             return JobResult(cell.cell_id, "skipped")
-        if force:
-            shutil.rmtree(run_dir(results, cell.study, cell.cell_id), ignore_errors=True)
-        rows = run_cell(cell, results, progress=lambda cid, r, phase: emit("round", cid, r, phase),
-                        resume=not force)
-        write_cell(results, cell.study, cell.cell_id, rows)
+        say = lambda cid, r, phase: emit("round", cid, r, phase)  # noqa: E731
+        if force:  # the rerun works beside the old cell, which stays whole until it is done
+            scratch = rdir.with_name(rdir.name + RERUN)
+            shutil.rmtree(scratch, ignore_errors=True)
+            rows = run_cell(cell, results, progress=say, resume=False, rdir=scratch)
+            replace_dir(scratch, rdir)  # checkpoints first: they hold the rows too
+            write_cell(results, cell.study, cell.cell_id, rows)
+        else:
+            rows = run_cell(cell, results, progress=say)
+            write_cell(results, cell.study, cell.cell_id, rows)
         last = rows[-1]
         # the final weights and dataset stay in runs/: a study extended by more rounds goes on
         # from them (bolrl/extend.py)

@@ -1,35 +1,29 @@
 """A study extended by more rounds: its finished cells go on from their last round.
 
-A cell's id hashes its whole configuration, the number of rounds included, so a study whose
+A cell's id hashes its configuration, the number of rounds included, so a study whose
 `rounds` grows has new cell ids. Nothing else about a cell depends on how many rounds it will
 run (each round's seeds, data and training depend only on the rounds before it), so a cell of
 R rounds is a finished cell of fewer rounds, r < R, continued. Such a predecessor is found by
-its *lineage*, the hash of its configuration without `rounds`; the new cell starts from the
-predecessor's last checkpoint (weights, dataset, rows) and runs rounds r + 1 to R. Its rows
-are those an uninterrupted run of R rounds writes: the first r + 1 are the predecessor's,
-renamed to the new cell."""
+its *lineage*, the hash of its identity without `rounds` (bolrl.identity); the new cell
+starts from the predecessor's last checkpoint (weights, dataset, rows) and runs rounds r + 1
+to R. Its rows are those an uninterrupted run of R rounds writes: the first r + 1 are the
+predecessor's, renamed to the new cell."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import pandas as pd
 
+from bolrl.identity import lineage_id
 from bolrl.results import run_dir, study_dir
 
 
-def lineage_id(config: dict) -> str:
-    """The hash of a cell configuration without its number of rounds."""
-    rest = {k: v for k, v in config.items() if k != "rounds"}
-    blob = json.dumps(rest, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def finished_lineages(results: Path, study: str) -> dict[str, list[tuple[str, int]]]:
+def finished_lineages(results: Path, study: str,
+                      need_checkpoint: bool = True) -> dict[str, list[tuple[str, int]]]:
     """Per lineage, the (cell id, rounds) of the study's cells that finished without failure
-    and kept their checkpoint and dataset."""
+    and (if `need_checkpoint`) kept their checkpoint and dataset."""
     out: dict[str, list[tuple[str, int]]] = {}
     for path in sorted((study_dir(results, study) / "cells").glob("*.parquet")):
         try:
@@ -40,7 +34,8 @@ def finished_lineages(results: Path, study: str) -> dict[str, list[tuple[str, in
             continue
         config = json.loads(rows["config"].iloc[0])
         rdir = run_dir(results, study, path.stem)
-        if (rdir / "checkpoint.pt").exists() and any(rdir.glob("data-round*.npz")):
+        if not need_checkpoint or ((rdir / "checkpoint.pt").exists()
+                                   and any(rdir.glob("data-round*.npz"))):
             out.setdefault(lineage_id(config), []).append((path.stem, int(config["rounds"])))
     return out
 

@@ -33,6 +33,7 @@ from bolrl.envs.batched import env_seeds
 from bolrl.extend import adopt_rows, predecessor
 from bolrl.files import write_atomic
 from bolrl.noise import Noise
+from bolrl.provenance import suite_version
 from bolrl.registry import NOISES
 from bolrl.results import make_row, run_dir
 from bolrl.rollout import rollout
@@ -118,6 +119,7 @@ def _row(cell: Cell, round_index: int, **values) -> dict:
         noise=cell.noise, method=cell.method_name, episodes_per_round=cell.episodes_per_round,
         noise_sigma=cell.noise_params.sigma if cell.noise != "none" else float("nan"),
         round=round_index, demos=cell.demos, status="ok",
+        suite_version=suite_version(cell.task),
         config=json.dumps(cell.config(), sort_keys=True),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
@@ -150,12 +152,13 @@ def _load_checkpoint(rdir: Path) -> dict | None:
 
 
 def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
-             resume: bool = True) -> list[dict]:
-    """Run (or resume) one cell; returns one row per round. An exception inside the loop ends
-    the cell with a final row of status `failed` naming the round and the error. Torch's
-    thread count is the executor's to set (one per local worker)."""
+             resume: bool = True, rdir: Path | None = None) -> list[dict]:
+    """Run (or resume) one cell; returns one row per round. Its checkpoints go to `rdir`
+    (default: the cell's run directory; a forced rerun works in a scratch one). An exception
+    inside the loop ends the cell with a final row of status `failed` naming the round and
+    the error. Torch's thread count is the executor's to set (one per local worker)."""
     say = progress or (lambda cell_id, round_index, phase: None)
-    rdir = run_dir(results, cell.study, cell.cell_id)
+    rdir = rdir or run_dir(results, cell.study, cell.cell_id)
     rdir.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     round_index = 0

@@ -25,6 +25,11 @@ class Entry:
     name: str
     impl: str  # "module:attribute" of the implementation
     doc: str
+    # Study settings ("table.key") that only this value of its axis reads among the settings
+    # that some values read and others do not (OPTIONAL_SETTINGS): a cell whose axes read
+    # none of them leaves them out of its identity (bolrl.identity), so changing, say, the
+    # critic's target rate does not make a BC cell stale. Shared settings are not listed.
+    settings: tuple[str, ...] = ()
 
     def load(self) -> Any:
         module, attribute = self.impl.split(":")
@@ -78,38 +83,59 @@ ALGORITHMS: dict[str, Algorithm] = _registry(
     Algorithm("bc", "bolrl.extraction:BC", "behaviour cloning on all data", imitation=True),
     Algorithm("filtered-bc", "bolrl.extraction:FilteredBC",
               "behaviour cloning on successful episodes", imitation=True),
-    Algorithm("iql", "bolrl.critics:IQLCritic", "an IQL Q-function (expectile V, twin Q)"),
+    Algorithm("iql", "bolrl.critics:IQLCritic", "an IQL Q-function (expectile V, twin Q)",
+              settings=("networks.critic_hidden", "networks.critic_layers", "critic.gamma",
+                        "critic.expectile", "critic.target_tau", "train.critic_round0")),
 )
 
 POLICIES: dict[str, PolicyClass] = _registry(
     PolicyClass("gaussian", "bolrl.policies.gaussian:GaussianPolicy",
-                "an MLP Gaussian, acting with its mean"),
+                "an MLP Gaussian, acting with its mean", settings=("train.gaussian_nll_beta",)),
     PolicyClass("diffusion", "bolrl.policies.diffusion:DiffusionPolicy",
                 "a DDPM over actions", passes_per_sample=lambda n: n.diffusion_steps,
-                relative_size=denoiser_size),
+                relative_size=denoiser_size,
+                settings=("networks.diffusion_steps", "networks.denoiser")),
 )
 
 NO_EXTRACTION = "none"  # the extraction value of imitation methods
 EXTRACTIONS: dict[str, Extraction] = _registry(
     Extraction("awr", "bolrl.extraction:AWR", "explicit: BC weighted by exp(beta (Q - V))",
-               weights_by_critic=True),
+               weights_by_critic=True,
+               settings=("extraction.awr_beta", "extraction.awr_max_weight")),
     Extraction("ddpg-bc", "bolrl.extraction:DDPGBC",
                "explicit: maximise Q through the policy's sampling, plus BC",
-               grad_through_sampling=True),
+               grad_through_sampling=True, settings=("extraction.ddpg_alpha",)),
     Extraction("best-of-n", "bolrl.extraction:BestOfN",
                "implicit: execute the best of N sampled actions under Q",
-               samples_per_action=lambda p: p.n_samples),
+               samples_per_action=lambda p: p.n_samples, settings=("extraction.n_samples",)),
     Extraction("softmax-of-n", "bolrl.extraction:SoftmaxOfN",
                "implicit: execute one of N sampled actions, drawn with p ~ exp(beta Q)",
-               samples_per_action=lambda p: p.n_samples),
+               samples_per_action=lambda p: p.n_samples,
+               settings=("extraction.n_samples", "extraction.awr_beta")),
 )
 
 NOISES: dict[str, Entry] = _registry(
     Entry("none", "bolrl.noise:NoNoise", "no exploration noise"),
-    Entry("white", "bolrl.noise:WhiteNoise", "i.i.d. Gaussian per step"),
-    Entry("ou", "bolrl.noise:OUNoise", "Ornstein-Uhlenbeck (temporally correlated)"),
-    Entry("pink", "bolrl.noise:PinkNoise", "colored, power ~ 1 / f^beta"),
+    Entry("white", "bolrl.noise:WhiteNoise", "i.i.d. Gaussian per step",
+          settings=("noise.sigma", "noise.dims")),
+    Entry("ou", "bolrl.noise:OUNoise", "Ornstein-Uhlenbeck (temporally correlated)",
+          settings=("noise.sigma", "noise.dims", "noise.theta")),
+    Entry("pink", "bolrl.noise:PinkNoise", "colored, power ~ 1 / f^beta",
+          settings=("noise.sigma", "noise.dims", "noise.beta")),
 )
+
+# The settings some axis values read and others do not (see Entry.settings).
+OPTIONAL_SETTINGS = frozenset(
+    s for registry in (ALGORITHMS, POLICIES, EXTRACTIONS, NOISES) for e in registry.values()
+    for s in e.settings)
+
+
+def settings_read(algorithm: str, extraction: str, policy: str, noise: str) -> frozenset[str]:
+    """Of OPTIONAL_SETTINGS, those a cell with these axis values reads."""
+    entries = [ALGORITHMS[algorithm], POLICIES[policy], NOISES[noise]]
+    if extraction in EXTRACTIONS:
+        entries.append(EXTRACTIONS[extraction])
+    return frozenset(s for e in entries for s in e.settings)
 
 # The recipe of the paper: the axes' reference values, against which every comparison varies
 # one axis.

@@ -10,15 +10,13 @@ file or a whole one.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
-from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
-from bolrl import __version__
 from bolrl.files import write_atomic
+from bolrl.provenance import provenance
 
 SCHEMA_VERSION = 1
 
@@ -64,24 +62,21 @@ SCHEMA: dict[str, str] = {
     "error": "string",
     "bolrl_version": "string",
     "git_sha": "string",
+    "git_dirty": "boolean",  # uncommitted changes to the code (NA: not a git checkout)
+    "python_version": "string",
+    "torch_version": "string",
+    "numpy_version": "string",
+    "mujoco_version": "string",
+    "gymnasium_version": "string",
+    "suite_version": "string",  # the task suite's package, e.g. "metaworld 3.1.1" ("": none)
     "schema_version": "int64",
     "config": "string",  # the cell's full configuration, JSON
     "created_at": "string",
 }
 
 
-@lru_cache(maxsize=1)
-def git_sha() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                             text=True, cwd=Path(__file__).parent, timeout=5)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def versions() -> dict:
-    return {"bolrl_version": __version__, "git_sha": git_sha(), "schema_version": SCHEMA_VERSION}
+    return {**provenance(), "schema_version": SCHEMA_VERSION}
 
 
 def study_dir(results: Path, study: str) -> Path:
@@ -96,7 +91,7 @@ def run_dir(results: Path, study: str, cell_id: str) -> Path:
     return study_dir(results, study) / "runs" / cell_id
 
 
-_EMPTY = {"string": "", "int64": 0, "float64": float("nan")}
+_EMPTY = {"string": "", "int64": 0, "float64": float("nan"), "boolean": None}
 
 
 def make_row(**values) -> dict:
@@ -179,6 +174,6 @@ def load_results(results: Path, study: str) -> pd.DataFrame:
     frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     for column, dtype in SCHEMA.items():
         if column not in frame:
-            frame[column] = pd.Series(pd.NA if dtype == "string" else float("nan"),
+            frame[column] = pd.Series(float("nan") if dtype == "float64" else pd.NA,
                                       index=frame.index, dtype=dtype)
     return frame

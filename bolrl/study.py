@@ -12,14 +12,13 @@ and meaning), plus
 Parsing, types, bounds and defaults all come from the config classes. Axis values are looked
 up in `bolrl.registry`. Combinations that make no sense are dropped with a stated reason:
 imitation (`bc`, `filtered-bc`) has no extraction (`none` only), and a Q-function method
-needs one. A cell id is a stable hash of the cell's full configuration (`Cell.config`).
+needs one. A cell id is a stable hash of what determines the cell's rows (`bolrl.identity`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import hashlib
 import itertools
 import json
 import re
@@ -28,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bolrl import identity
 from bolrl.config import (
+    DEMOS_VERSION,
     DEVICE_PATTERN,
     TABLES,
     AgentConfig,
@@ -42,10 +43,11 @@ from bolrl.config import (
     in_bounds,
     knobs,
 )
-from bolrl.envs import TASKS, get_task, unknown_task_message
+from bolrl.envs import TASKS, get_task, metaworld, robomimic, unknown_task_message
 from bolrl.envs.external import TaskError, TaskSpec, is_external
 from bolrl.envs.metaworld import is_metaworld
 from bolrl.envs.robomimic import is_robomimic, no_expert
+from bolrl.files import content_hash
 from bolrl.registry import ALGORITHMS, EXTRACTIONS, NO_EXTRACTION, NOISES, POLICIES, method_name
 
 AXES = ("algorithm", "extraction", "policy", "noise", "episodes_per_round", "noise_sigma")
@@ -61,6 +63,11 @@ DEFAULT_DEMOS = 20
 
 class StudyError(ValueError):
     """A mistake in a study file, phrased as one sentence naming the file and the key."""
+
+
+class SuiteMissing(StudyError):
+    """A study names tasks of a suite whose extra is not installed here: it can be read (its
+    cells, its results) but not run."""
 
 
 @dataclass(frozen=True)
@@ -103,10 +110,10 @@ class Cell:
                            self.extraction_params)
 
     def config(self) -> dict:
-        """The full configuration as plain data (without the study name), the cell's
-        identity: `cell_id` hashes it. Its layout, {every cell setting, "agent": {every
-        setting of the learner}, "noise_params": {...}}, is kept as it was when the first
-        results were written, so that reorganising the code never changes a cell's id."""
+        """The full configuration as plain data (without the study name), recorded in every
+        row: {every cell setting, "agent": {every setting of the learner}, "noise_params":
+        {...}}, the demonstrations' generator version, and an imported demonstrations file's
+        content hash. `cell_id` hashes what of it determines the rows (bolrl.identity)."""
         train = dataclasses.asdict(self.train)
         train.pop("device")  # where it runs is not what it is (the rows record the device)
         schedule = {k: train.pop(k) for k in ("steps_round0", "steps_per_round")}
@@ -122,12 +129,14 @@ class Cell:
             "episodes_per_round": self.episodes_per_round, "rounds": self.rounds,
             "eval_episodes": self.eval_episodes, "n_envs": self.n_envs, "demos": self.demos,
             **schedule, "agent": agent, "noise_params": noise,
+            "demos_version": DEMOS_VERSION,
+            "demos_sha256": (content_hash(Path(self.task_spec.demos_file))
+                             if self.task_spec.demos_file else None),
         }
 
     @property
     def cell_id(self) -> str:
-        blob = json.dumps(self.config(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        return identity.cell_id(self.config())
 
     @property
     def method_name(self) -> str:
@@ -284,9 +293,11 @@ def load_toml(path: Path) -> dict:
         raise StudyError(f"{path}: TOML syntax error: {exc}") from None
 
 
-def parse(path: Path, raw: dict) -> dict:
+def parse(path: Path, raw: dict, runnable: bool = True) -> dict:
     """Validated settings: one object per table (the file's values over the defaults of
-    `bolrl.config`), the task specs and the extra cells."""
+    `bolrl.config`), the task specs and the extra cells. With `runnable` false (commands
+    that only read results: status, plot, show) tasks are not built, so a suite's study
+    reads without the suite's extra installed."""
     allowed_tables = (*TABLES, "cells", "tasks")
     for table in raw:
         if table not in allowed_tables:
@@ -315,7 +326,7 @@ def parse(path: Path, raw: dict) -> dict:
     if not re.fullmatch(DEVICE_PATTERN, settings["train"].device):
         raise StudyError(f"{path}: [train].device must be cpu, cuda, cuda:N or auto, got "
                          f"{settings['train'].device!r}")
-    settings["task_specs"] = _parse_tasks(path, study.tasks, raw.get("tasks", {}))
+    settings["task_specs"] = _parse_tasks(path, study.tasks, raw.get("tasks", {}), runnable)
     if not study.tasks or not study.seeds:
         raise StudyError(f"{path}: [study].tasks and [study].seeds must not be empty")
     if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in study.seeds):
@@ -326,7 +337,7 @@ def parse(path: Path, raw: dict) -> dict:
                              f"are: {', '.join(TASKS)}" + _suggest(str(task), TASKS))
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 100_000:
             raise StudyError(f"{path}: [study].demos.{task} must be a positive integer, got {n!r}")
-    for name, spec in settings["task_specs"].items():
+    for name, spec in settings["task_specs"].items() if runnable else ():
         if spec.demos_file:
             from bolrl.demos import from_file
 
@@ -347,10 +358,11 @@ def parse(path: Path, raw: dict) -> dict:
 TASK_OPTIONS = {"imports": [], "horizon": 1, "success": "", "expert": "", "demos_file": ""}
 
 
-def _parse_tasks(path: Path, names: list, tables: Any) -> dict[str, TaskSpec]:
-    """A TaskSpec per task named in [study].tasks; external tasks are built once here, so
-    that a missing module, a discrete action space or a missing success signal is reported
-    before anything runs."""
+def _parse_tasks(path: Path, names: list, tables: Any,
+                 runnable: bool = True) -> dict[str, TaskSpec]:
+    """A TaskSpec per task named in [study].tasks; external and suite tasks are built once
+    here (if `runnable`), so that a missing module, a discrete action space or a missing
+    success signal is reported before anything runs."""
     if not isinstance(tables, dict):
         raise StudyError(f"{path}: [tasks] must be a table of task tables")
     for name in tables:
@@ -379,14 +391,16 @@ def _parse_tasks(path: Path, names: list, tables: Any) -> dict[str, TaskSpec]:
         spec = TaskSpec(name, imports=tuple(options.get("imports", ())),
                         horizon=options.get("horizon"), success=options.get("success"),
                         expert=options.get("expert"), demos_file=options.get("demos_file"))
-        if is_metaworld(name) or is_robomimic(name):
+        if runnable and (is_metaworld(name) or is_robomimic(name)):
+            suite = metaworld if is_metaworld(name) else robomimic
             try:
                 task = get_task(spec)
             except TaskError as exc:
-                raise StudyError(f"{path}: {exc}") from None
+                error = StudyError if suite.available() else SuiteMissing
+                raise error(f"{path}: {exc}") from None
             if is_robomimic(name) and not task.layout.scripted and not spec.demos_file:
                 raise StudyError(f"{path}: [tasks.{name!r}]: {no_expert(name)}")
-        if is_external(name):
+        if is_external(name) and runnable:
             if not spec.expert and not spec.demos_file:
                 raise StudyError(f"{path}: [tasks.{name!r}]: no demonstrations: name an expert "
                                  f"(module.path:fn) or a demos_file")
@@ -500,9 +514,11 @@ def expand(settings: dict) -> tuple[list[Cell], list[tuple[dict, str]]]:
     return cells, dropped
 
 
-def load_study(path: Path) -> Study:
+def load_study(path: Path, runnable: bool = True) -> Study:
+    """The study at `path`, its cells expanded. `runnable=False` reads it without building its
+    tasks (see `parse`): enough for its cell ids and its results, not to run it."""
     path = Path(path)
-    settings = parse(path, load_toml(path))
+    settings = parse(path, load_toml(path), runnable)
     cells, dropped = expand(settings)
     if not cells:
         raise StudyError(f"{path}: the grid has no valid cells")

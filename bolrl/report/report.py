@@ -34,7 +34,9 @@ class Report:
 
 
 def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Path,
-          formats: list[str], command: str) -> Report:
+          formats: list[str], command: str, notes: list[str] | None = None) -> Report:
+    """Figures, tables and REPORT.md of `results` in `out_dir`; `notes` go under the report's
+    header (e.g. that its rows ran under an older configuration)."""
     rows = ok_rows(results)
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +79,7 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
         partial = (f"Partial results: {finished - failed} of {total_cells} cells finished"
                    + (f", {failed} failed (excluded)" if failed else "") + ".")
     _write_report(out_dir, study_name, results, figures, table, findings_md, paper_md,
-                  shapes_md, partial, command)
+                  shapes_md, partial, command, notes or [])
     return Report(out_dir, figures, table, findings_md, partial)
 
 
@@ -102,10 +104,35 @@ def run_wall_seconds(results: pd.DataFrame, pause_s: float = PAUSE_S) -> float:
     return total + (end - start).total_seconds()
 
 
+# Columns that say what produced a row, and how the report names them.
+PROVENANCE = {"git_sha": "git revision", "git_dirty": "uncommitted code changes",
+              "bolrl_version": "bolrl", "python_version": "python", "torch_version": "torch",
+              "numpy_version": "numpy", "mujoco_version": "mujoco",
+              "gymnasium_version": "gymnasium", "suite_version": "suite package"}
+
+
+def provenance_lines(results: pd.DataFrame) -> list[str]:
+    """What produced the rows, once per study: each provenance column's value where every cell
+    agrees, and a line per column where cells differ (with how many cells each value has).
+    Rows written before a column existed read "not recorded"."""
+    firsts = results.groupby("cell_id").first()
+    same, differ = [], []
+    for column, name in PROVENANCE.items():
+        values = firsts[column].astype("string").fillna("not recorded")
+        values = values.replace({"": "none" if column == "suite_version" else "not recorded",
+                                 "True": "yes", "False": "no"})
+        counts = values.value_counts()
+        if len(counts) == 1:
+            same.append(f"{name} {counts.index[0]}")
+        else:
+            differ.append(f"- **rows differ in {name}**: " + ", ".join(
+                f"{value} ({n} cells)" for value, n in counts.items()))
+    return [f"- produced by: {'; '.join(same)}", *differ]
+
+
 def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list[Path],
                   table: pd.DataFrame, findings_md: str, paper_md: str, shapes_md: str,
-                  partial: str, command: str) -> None:
-    shas = ", ".join(sorted(results["git_sha"].astype(str).unique()))
+                  partial: str, command: str, notes: list[str]) -> None:
     compute = results[["collect_s", "train_s", "eval_s"]].sum().sum()
     lines = [
         f"# {name}: results",
@@ -114,7 +141,8 @@ def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list
         "by hand.",
         "",
         f"- regenerate: `{command}`",
-        f"- git revision(s) of the runs: {shas}",
+        *(f"- **{note}**" for note in notes),
+        *provenance_lines(results),
         f"- cells: {results['cell_id'].nunique()}; compute time inside cells: "
         f"{compute / 3600:.2f} core-hours; wall time from first to last round (row "
         f"timestamps, pauses of over {PAUSE_S / 60:.0f} min with no round at work left out): "
