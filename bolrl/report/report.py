@@ -112,16 +112,18 @@ PROVENANCE = {"git_sha": "git revision", "git_dirty": "uncommitted code changes"
 
 
 def provenance_lines(results: pd.DataFrame) -> list[str]:
-    """What produced the rows, once per study: each provenance column's value where every cell
-    agrees, and a line per column where cells differ (with how many cells each value has).
+    """What produced the rows, once per study: each provenance column's value where every row
+    agrees, and a line per column where rows differ (with how many cells have each value).
     Rows written before a column existed read "not recorded"."""
-    firsts = results.groupby("cell_id").first()
     same, differ = [], []
     for column, name in PROVENANCE.items():
-        values = firsts[column].astype("string").fillna("not recorded")
+        values = results[column].astype("string").fillna("not recorded")
         values = values.replace({"": "none" if column == "suite_version" else "not recorded",
                                  "True": "yes", "False": "no"})
-        counts = values.value_counts()
+        # cells per value (a cell extended by more rounds can have rows of two revisions)
+        counts = (pd.DataFrame({"cell": results["cell_id"], "value": values})
+                  .drop_duplicates().groupby("value")["cell"].count()
+                  .sort_values(ascending=False))
         if len(counts) == 1:
             same.append(f"{name} {counts.index[0]}")
         else:
