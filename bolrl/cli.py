@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -508,8 +509,11 @@ def show(
                              "(for job arrays)."),
     keys: bool = typer.Option(False, "--keys", help="Print every key a study file can set, "
                               "with its default, allowed values and meaning."),
+    results: Path = RESULTS_OPT,
 ) -> None:
-    """Print a study's grid without running it: cells, dropped combinations, estimated cost."""
+    """Print a study's grid without running it: cells, dropped combinations, estimated cost,
+    and the smallest difference it can detect (from its rows in --results where it has some,
+    else from a stated prior), beside the paper's and against more seeds or episodes."""
     from bolrl.cost import estimate_seconds
 
     if keys:
@@ -568,6 +572,63 @@ def show(
         console.print("on a GPU: not estimated; the cost model has no GPU measurements yet "
                       "(measure with `bolrl bench train --device cuda` and `bolrl run-cell "
                       "--device cuda`)")
+    _print_design(s, results, total, workers)
+
+
+def _print_design(s, results: Path, total: float, workers: int) -> None:
+    """What the study can detect (bolrl/design.py), and what more seeds or evaluation
+    episodes would buy and cost."""
+    import dataclasses
+
+    from bolrl import design
+    from bolrl.cost import estimate_seconds
+    from bolrl.inventory import take
+    from bolrl.report.findings import ALPHA, FINDINGS, MIN_PAIRS
+    from bolrl.results import load_results
+
+    methods = {c.method_name for c in s.cells}
+    findings = [f for f in FINDINGS if f.better in methods and f.worse in methods]
+    tasks = len({c.task for c in s.cells})
+    seeds = len(s.table.seeds)
+    episodes = s.table.eval_episodes
+    frame = load_results(results, s.name)
+    frame = frame[frame["cell_id"].isin(take(s, results).current)] if not frame.empty else frame
+    spread = design.spread_from_rows(frame) or design.PRIOR
+    console.print(f"design: {tasks} {'task' if tasks == 1 else 'tasks'} x {seeds} "
+                  f"{'seed' if seeds == 1 else 'seeds'} = {tasks * seeds} pairs per finding, "
+                  f"{episodes} evaluation episodes; SD of a paired difference "
+                  f"{100 * design.paired_sd(spread, episodes):.1f} points ({spread.source})",
+                  markup=False)
+    if tasks * seeds < MIN_PAIRS:
+        console.print(f"  fewer than {MIN_PAIRS} pairs: its findings are descriptive only (no "
+                      f"verdict); {-(-MIN_PAIRS // tasks)} seeds per task would give verdicts",
+                      markup=False)
+    k = max(1, len(findings))
+
+    def mdd(seeds_: int, episodes_: int) -> str:
+        one = design.detectable(spread, tasks, seeds_, episodes_)
+        first = design.detectable(spread, tasks, seeds_, episodes_, 1 - ALPHA / k)
+        return (f"{100 * one:.0f} points" if one < math.inf else "none (one seed per task)") + (
+            f" ({100 * first:.0f} for the first of {k} findings under Holm)"
+            if k > 1 and first < math.inf else "")
+
+    console.print(f"  smallest difference detected with 80% power at a two-sided 5%: "
+                  f"{mdd(seeds, episodes)}", markup=False)
+    now = design.detectable(spread, tasks, seeds, episodes)
+    for f in findings:
+        if f.paper:
+            claimed = f.paper[0] - f.paper[1]
+            console.print(f"  the paper's {f.claim}: {claimed:+.0f} points: "
+                          f"{'detectable' if claimed >= 100 * now else 'below what it detects'}",
+                          markup=False)
+    more_eval = [dataclasses.replace(c, eval_episodes=2 * c.eval_episodes) for c in s.cells]
+    extra_eval = sum(estimate_seconds(c) for c in more_eval) - total
+    console.print(f"  2x seeds ({2 * seeds}): {mdd(2 * seeds, episodes)}, about "
+                  f"+{_fmt_duration(total / workers)} with {_count(workers, 'worker')}",
+                  markup=False)
+    console.print(f"  2x evaluation episodes ({2 * episodes}): {mdd(seeds, 2 * episodes)}, about "
+                  f"+{_fmt_duration(extra_eval / workers)} with {_count(workers, 'worker')}",
+                  markup=False)
 
 
 @app.command()
@@ -834,6 +895,62 @@ def run_cell_cmd(
 
 
 @app.command()
+def calibrate(
+    study: str = STUDY_ARG,
+    results: Path = RESULTS_OPT,
+    workers: int = typer.Option(None, help="Worker processes (default: the number of cores)."),
+) -> None:
+    """Choose each task's demonstration count on the study's calibration seeds, so that the
+    base policy's success lies in [study].base_band; prints every point measured and the
+    lines to paste into the study file."""
+    from bolrl import calibrate as cal
+    from bolrl.executors import run_local
+    from bolrl.results import load_results
+
+    s = _load_study(study)
+    seeds = list(s.table.calibration_seeds)
+    if not seeds:
+        fail(f"{s.path}: [study].calibration_seeds is empty: name seeds that are not among the "
+             f"study's seeds {s.table.seeds}, e.g. calibration_seeds = [100, 101, 102]")
+    workers = _positive(workers if workers is not None else (os.cpu_count() or 1), "--workers")
+    results = _writable_dir(results)
+    band = cal.study_band(s)
+    tasks = list(dict.fromkeys(c.task for c in s.cells))
+    console.print(f"calibrating {s.name}: demonstrations per task for a base success of "
+                  f"{100 * band[0]:.0f}-{100 * band[1]:.0f}% on calibration seeds {seeds} "
+                  f"(results in {results / (s.name + '.calibration')})", markup=False)
+    points: list = []
+    chosen: dict[str, int] = {}
+    for task in tasks:
+        template = cal.base_template(s, task)
+
+        def measure(n: int, template=template, task=task) -> float:
+            cells = cal.probes(template, n, seeds)
+            out = run_local(cells, results, min(workers, len(cells)))
+            bad = [r for r in out if r.status == "failed"]
+            if bad:
+                fail(f"calibration of {task} at {n} demos failed: {bad[0].error.splitlines()[0]}")
+            frame = load_results(results, cells[0].study)
+            rates = []
+            for c in cells:
+                success = float(frame.loc[frame["cell_id"] == c.cell_id,
+                                          "eval_success_rate"].iloc[-1])
+                points.append(cal.Point(task, n, c.seed, success))
+                rates.append(success)
+            mean = sum(rates) / len(rates)
+            console.print(f"  {task}: {n} demos -> " + " / ".join(
+                f"{100 * r:.0f}" for r in rates) + f"% (mean {100 * mean:.0f})", markup=False)
+            return mean
+
+        low, high = cal.bounds(s, task)
+        chosen[task], _ = cal.bisect(measure, template.demos, low, high, band)
+    console.print("paste into the study file's [study] table (with the points above):",
+                  markup=False)
+    console.print(cal.header(s, chosen, points, s.table.eval_episodes), markup=False,
+                  soft_wrap=True)
+
+
+@app.command()
 def plot(
     study: str = STUDY_ARG,
     results: Path = RESULTS_OPT,
@@ -923,7 +1040,8 @@ def plot(
     try:
         out.mkdir(parents=True, exist_ok=True)
         with console.status("drawing figures..."):
-            report = build(frame, s.name, total, out, fmts, command, notes)
+            report = build(frame, s.name, total, out, fmts, command, notes,
+                           band=tuple(s.table.base_band))
     except OSError as exc:
         fail(f"cannot write the report to {out}: {exc.strerror or exc}; choose another "
              f"directory with --out")

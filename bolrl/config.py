@@ -110,6 +110,15 @@ class StudyTable:
                            "step in C in one process. Not part of a cell's identity",
                            choices=VECTOR_ENVS)
     demos: dict = knob({}, "demonstrations per task, e.g. { lift = 5 } (default 20)")
+    calibration_seeds: list = knob([], "seeds on which `bolrl calibrate` chooses the "
+                                   "demonstration counts (their demonstrations and evaluation "
+                                   "states too); never among `seeds`, whose results the "
+                                   "verdicts use")
+    base_band: list = knob([0.3, 0.65], "[low, high]: the base policy's success (round 0) the "
+                           "demonstration counts aim at; `bolrl calibrate` searches for it and "
+                           "the report flags seeds outside it")
+    demos_bounds: dict = knob({}, "per task, [least, most] demonstrations `bolrl calibrate` "
+                              "may choose, e.g. { lift = [2, 20] } (default [1, 50])")
 
 
 @dataclass(frozen=True)

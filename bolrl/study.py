@@ -38,6 +38,7 @@ from bolrl.config import (
     Method,
     NetworksTable,
     NoiseTable,
+    StudyTable,
     TrainTable,
     bounds_text,
     in_bounds,
@@ -155,6 +156,7 @@ class Study:
     description: str
     cells: list[Cell]
     dropped: list[tuple[dict, str]] = field(default_factory=list)
+    table: StudyTable = field(default_factory=StudyTable)  # its [study] table, as parsed
 
     def cell(self, cell_id: str) -> Cell:
         """The cell with this id, or the one cell whose id starts with it."""
@@ -337,6 +339,7 @@ def parse(path: Path, raw: dict, runnable: bool = True) -> dict:
                              f"are: {', '.join(TASKS)}" + _suggest(str(task), TASKS))
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 100_000:
             raise StudyError(f"{path}: [study].demos.{task} must be a positive integer, got {n!r}")
+    _check_calibration(path, study, settings["task_specs"])
     for name, spec in settings["task_specs"].items() if runnable else ():
         if spec.demos_file:
             from bolrl.demos import from_file
@@ -353,6 +356,35 @@ def parse(path: Path, raw: dict, runnable: bool = True) -> dict:
                              f"dimensions (0 to {act_dim - 1}), got {dims}")
     settings["cells"] = _parse_extra_cells(path, raw.get("cells", []), settings)
     return settings
+
+
+def _is_count(x: Any, low: int = 0) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= low
+
+
+def _check_calibration(path: Path, study, tasks: dict) -> None:
+    """[study].calibration_seeds, base_band and demos_bounds: well formed, and the
+    calibration seeds disjoint from the seeds whose results the verdicts use."""
+    if not all(_is_count(s) for s in study.calibration_seeds):
+        raise StudyError(f"{path}: [study].calibration_seeds must be non-negative integers, got "
+                         f"{study.calibration_seeds!r}")
+    shared = sorted(set(study.calibration_seeds) & set(study.seeds))
+    if shared:
+        raise StudyError(f"{path}: [study].calibration_seeds {shared} are also study seeds: "
+                         f"settings must be chosen on seeds whose results are not reported")
+    band = study.base_band
+    if (len(band) != 2 or not all(isinstance(x, int | float) and not isinstance(x, bool)
+                                  for x in band) or not 0 <= band[0] < band[1] <= 1):
+        raise StudyError(f"{path}: [study].base_band must be [low, high] with 0 <= low < high "
+                         f"<= 1, got {band!r}")
+    for task, bounds in study.demos_bounds.items():
+        if task not in tasks:
+            raise StudyError(f"{path}: [study].demos_bounds: {task!r} is not one of the study's "
+                             f"tasks: {', '.join(tasks)}" + _suggest(str(task), tasks))
+        if (not isinstance(bounds, list) or len(bounds) != 2
+                or not all(_is_count(b, 1) for b in bounds) or bounds[0] > bounds[1]):
+            raise StudyError(f"{path}: [study].demos_bounds.{task} must be [least, most] with "
+                             f"1 <= least <= most, got {bounds!r}")
 
 
 TASK_OPTIONS = {"imports": [], "horizon": 1, "success": "", "expert": "", "demos_file": ""}
@@ -522,7 +554,8 @@ def load_study(path: Path, runnable: bool = True) -> Study:
     cells, dropped = expand(settings)
     if not cells:
         raise StudyError(f"{path}: the grid has no valid cells")
-    return Study(settings["study"].name, path, settings["study"].description, cells, dropped)
+    return Study(settings["study"].name, path, settings["study"].description, cells, dropped,
+                 settings["study"])
 
 
 def find_study(name_or_path: str | None, search: list[Path] | None = None) -> Path:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from bolrl.registry import ALGORITHMS, RECIPE
-from bolrl.stats import bootstrap_ci, stratified_bootstrap
+from bolrl.stats import fixed_task_interval
 
 # The reference values of the axes (the recipe): a comparison varies one axis and holds the
 # others here.
@@ -50,11 +50,21 @@ class Curve:
     seeds: int
 
 
+def interval(by_task: dict[str, np.ndarray]) -> tuple[float, float, float]:
+    """(mean over tasks and seeds, low, high): the 95% t-interval of
+    `bolrl.stats.fixed_task_interval`; with one seed per task, no width (low = high = mean)."""
+    iv = fixed_task_interval(by_task)
+    if iv.low != iv.low:
+        return iv.mean, iv.mean, iv.mean
+    return iv.mean, iv.low, iv.high
+
+
 def scaling_curve(rows: pd.DataFrame) -> Curve:
-    """Mean eval success over seeds per round, with a 95% bootstrap band over seeds."""
+    """Mean eval success over seeds per round (one task), with a 95% t-interval band over
+    seeds."""
     xs, means, lows, highs = [], [], [], []
     for x, group in rows.groupby("autonomous_episodes"):
-        m, lo, hi = bootstrap_ci(group["eval_success_rate"].to_numpy())
+        m, lo, hi = interval({"task": group["eval_success_rate"].to_numpy()})
         xs.append(x), means.append(m), lows.append(lo), highs.append(hi)
     return Curve(np.array(xs), np.array(means), np.array(lows), np.array(highs),
                  rows["seed"].nunique())
@@ -103,7 +113,6 @@ def comparison_keys(rows: pd.DataFrame, axis: str) -> list[str]:
 
 
 def mean_ci(scores: pd.DataFrame, column: str) -> tuple[float, float, float]:
-    """Mean of `column` of `final_scores` rows over all tasks and seeds, with a stratified
-    bootstrap 95% CI."""
-    by_task = {t: g[column].to_numpy() for t, g in scores.groupby("task")}
-    return stratified_bootstrap(by_task, statistic=np.mean)
+    """Mean of `column` of `final_scores` rows over all tasks and seeds, with its 95%
+    t-interval, tasks fixed (`interval`)."""
+    return interval({t: g[column].to_numpy() for t, g in scores.groupby("task")})

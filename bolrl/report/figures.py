@@ -1,5 +1,6 @@
-"""Figures: scaling curves per task and an aggregate panel of final success (IQM, stratified
-bootstrap 95% CI), for all methods and for each axis of the study."""
+"""Figures: scaling curves per task (mean over seeds, 95% t-interval band) and an aggregate
+panel of final success (the mean over tasks and seeds with its 95% t-interval, tasks fixed:
+the statistic of the findings and tables), for all methods and for each axis of the study."""
 
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from bolrl.report.data import final_scores, mean_ci, scaling_curve  # noqa: E402
+from bolrl.report.data import final_scores, interval, mean_ci, scaling_curve  # noqa: E402
 from bolrl.report.naming import colour, display_name, key_label  # noqa: E402
-from bolrl.stats import stratified_bootstrap  # noqa: E402
 
 
 def _label(key: str) -> str:
@@ -33,14 +33,14 @@ def _save(fig, stem: Path, formats: list[str]) -> list[Path]:
 
 
 def aggregate(rows: pd.DataFrame, keys: list[str]) -> dict[str, tuple[float, float, float]]:
-    """Per method: IQM of final success over all tasks and seeds, with a stratified CI."""
+    """Per method: mean final success over all tasks and seeds, with its 95% t-interval."""
     scores = final_scores(rows[rows["key"].isin(keys)])
     out = {}
     for key in keys:
         s = scores[scores["key"] == key]
         by_task = {t: g["final"].to_numpy() for t, g in s.groupby("task")}
         if by_task:
-            out[key] = stratified_bootstrap(by_task)
+            out[key] = interval(by_task)
     return out
 
 
@@ -80,8 +80,8 @@ def comparison_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Pat
         ax.text(100 * hi + 1.5, y, f"{100 * point:.0f}", va="center", fontsize=7)  # 0 shows
     ax.set_yticks(ypos, [_label(k) for k in names], fontsize=7)
     ax.set_xlim(0, 110)
-    ax.set_xlabel("final success, IQM over tasks and seeds (%)")
-    ax.set_title("aggregate (one seed: no CI)" if one_seed else "aggregate (95% CI)")
+    ax.set_xlabel("final success, mean over tasks and seeds (%)")
+    ax.set_title("aggregate (one seed: no CI)" if one_seed else "aggregate (95% t-interval)")
     ax.grid(alpha=0.3, axis="x")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=min(3, max(1, len(labels))),
@@ -94,7 +94,7 @@ def comparison_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Pat
 def data_scaling_figure(rows: pd.DataFrame, title: str, stem: Path,
                         formats: list[str]) -> list[Path]:
     """The paper's data-scaling figure: final success against episodes per round, one line
-    per method (mean over tasks and seeds with a stratified bootstrap 95% CI)."""
+    per method (mean over tasks and seeds with its 95% t-interval, tasks fixed)."""
     frame = rows.copy()
     frame["key"] = frame["method"].astype(str)
     fig, ax = plt.subplots(figsize=(5.5, 4.2), layout="constrained")
@@ -124,7 +124,7 @@ def data_scaling_figure(rows: pd.DataFrame, title: str, stem: Path,
 
 def noise_figure(rows: pd.DataFrame, title: str, stem: Path, formats: list[str]) -> list[Path]:
     """Final success against the noise scale, one line per noise kind of each noisy method,
-    its method without noise as a band (mean over tasks and seeds, stratified 95% CI)."""
+    its method without noise as a band (mean over tasks and seeds, 95% t-interval)."""
     noisy = rows[rows["noise"] != "none"]
     if noisy["noise_sigma"].nunique() < 2:
         return []

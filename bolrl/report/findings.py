@@ -1,10 +1,23 @@
 """The paper's findings, each measured as a paired difference of final success between two
-methods (same task and seed), with a stratified bootstrap 95% CI and a computed verdict:
-reproduced (CI above zero), not reproduced (CI below zero), inconclusive (CI includes zero).
+methods (same task and seed), averaged over the study's tasks, with a 95% t-interval that
+treats the tasks as the fixed set they are (`bolrl.stats.fixed_task_interval`), and a verdict
+computed from it, from the p-value adjusted across all findings of the report (Holm), and
+from the paper's own difference:
+
+- descriptive only: fewer than MIN_PAIRS task-seed pairs (or one seed per task): no verdict;
+- reproduced, as large as the paper's: significantly above zero, interval contains the paper's
+  difference (or: larger / smaller than the paper's, the interval above / below it);
+- reversed: significantly below zero;
+- not seen here: not significant, and the interval excludes the paper's difference (evidence
+  against an effect of the paper's size here, not a lack of evidence);
+- inconclusive: not significant, the interval contains both zero and the paper's difference.
+Findings the paper did not make read "above zero" / "below zero" / "inconclusive".
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,9 +25,15 @@ import pandas as pd
 
 from bolrl.registry import RECIPE_NAME as RECIPE
 from bolrl.report.data import final_scores
-from bolrl.stats import paired_difference, verdict
+from bolrl.stats import Interval, holm, paired_difference
 
-MIN_PAIRS = 3  # below this a bootstrap interval says nothing; the verdict is inconclusive
+MIN_PAIRS = 6  # fewer task-seed pairs: descriptive only (the t-interval has too few df)
+ALPHA = 0.05  # family-wise, two-sided: Holm across the findings of one report
+STATISTIC = ("the mean over tasks and seeds of final-round evaluation success; differences "
+             "paired by task and seed")
+METHOD = ("95% t-interval on the mean of per-task mean differences, tasks fixed, pooled "
+          "within-task variance, df = pairs - tasks; verdicts at a family-wise 5% with "
+          "Holm's correction across this report's findings")
 
 
 @dataclass(frozen=True)
@@ -46,11 +65,55 @@ class Measured:
     finding: Finding
     better_mean: float
     worse_mean: float
-    diff: float
-    low: float
-    high: float
-    pairs: int
-    verdict: str
+    interval: Interval  # of the paired difference
+    p_holm: float = math.nan  # two-sided, adjusted across the report's findings
+    verdict: str = ""
+
+    @property
+    def diff(self) -> float:
+        return self.interval.mean
+
+    @property
+    def low(self) -> float:
+        return self.interval.low
+
+    @property
+    def high(self) -> float:
+        return self.interval.high
+
+    @property
+    def pairs(self) -> int:
+        return self.interval.runs
+
+    @property
+    def paper_diff(self) -> float | None:
+        """The paper's difference, as a fraction."""
+        p = self.finding.paper
+        return None if p is None else (p[0] - p[1]) / 100.0
+
+
+def verdict(interval: Interval, p_holm: float, paper: float | None,
+            alpha: float = ALPHA) -> str:
+    """The words for a finding (see the module's docstring); `paper` is the paper's
+    difference as a fraction, None for a finding the paper did not make."""
+    if interval.runs < MIN_PAIRS or interval.df < 1 or p_holm != p_holm:
+        return f"descriptive only ({interval.runs} pairs; a verdict needs {MIN_PAIRS})"
+    significant = p_holm < alpha
+    if paper is None:
+        if significant:
+            return "above zero" if interval.mean > 0 else "below zero"
+        return "inconclusive"
+    if significant and interval.mean > 0:
+        if interval.low > paper:
+            return "reproduced, larger than the paper's"
+        if interval.high < paper:
+            return "reproduced, smaller than the paper's"
+        return "reproduced, as large as the paper's"
+    if significant:
+        return "reversed"
+    if interval.high < paper or interval.low > paper:
+        return "not seen here: the interval excludes the paper's difference"
+    return "inconclusive"
 
 
 def _by_task(scores: pd.DataFrame, key: str, pairs: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -77,7 +140,7 @@ def noise_findings(rows: pd.DataFrame) -> list[Finding]:
 
 def measure(rows: pd.DataFrame, findings: list[Finding] | None = None) -> list[Measured]:
     """Every finding whose two methods are both in the results (at the largest episodes per
-    round when the study varies it)."""
+    round when the study varies it), unjudged (see `judge`)."""
     if rows["episodes_per_round"].nunique() > 1:
         rows = rows[rows["episodes_per_round"] == rows["episodes_per_round"].max()].copy()
         rows["key"] = rows["method"].astype(str)
@@ -88,26 +151,38 @@ def measure(rows: pd.DataFrame, findings: list[Finding] | None = None) -> list[M
         pairs = a[["task", "seed"]].merge(b[["task", "seed"]])
         if pairs.empty:
             continue
-        diff, low, high = paired_difference(_by_task(scores, f.better, pairs),
-                                            _by_task(scores, f.worse, pairs))
-        out.append(Measured(
-            f, float(a.merge(pairs)["final"].mean()), float(b.merge(pairs)["final"].mean()),
-            diff, low, high, len(pairs),
-            verdict(low, high) if len(pairs) >= MIN_PAIRS
-            else f"inconclusive (< {MIN_PAIRS} pairs)",
-        ))
+        interval = paired_difference(_by_task(scores, f.better, pairs),
+                                     _by_task(scores, f.worse, pairs))
+        out.append(Measured(f, float(a.merge(pairs)["final"].mean()),
+                            float(b.merge(pairs)["final"].mean()), interval))
     return out
 
 
+def judge(measured: list[Measured]) -> list[Measured]:
+    """The findings of one report with their verdicts: p-values adjusted across all of them
+    that have enough pairs (Holm), then the words."""
+    raw = [m.interval.p_two_sided() if m.pairs >= MIN_PAIRS else math.nan for m in measured]
+    adjusted = holm(raw)
+    return [dataclasses.replace(m, p_holm=p, verdict=verdict(m.interval, p, m.paper_diff))
+            for m, p in zip(measured, adjusted, strict=True)]
+
+
+def _points(x: float) -> str:
+    return "-" if x != x else f"{100 * x:+.0f}"
+
+
 def findings_markdown(measured: list[Measured]) -> str:
-    lines = ["| finding | ours: better / worse (final success, %) | difference [95% CI] | "
-             "paper: better / worse | verdict |", "|---|---|---|---|---|"]
+    lines = ["| finding | ours: better / worse (%) | difference [95% CI] | paper: better / "
+             "worse (difference) | p (Holm) | verdict |", "|---|---|---|---|---|---|"]
     for m in measured:
-        paper = (f"{m.finding.paper[0]:.0f} / {m.finding.paper[1]:.0f}" if m.finding.paper
+        paper = (f"{m.finding.paper[0]:.0f} / {m.finding.paper[1]:.0f} "
+                 f"({m.finding.paper[0] - m.finding.paper[1]:+.0f})" if m.finding.paper
                  else "not in the paper")
+        p = "-" if m.p_holm != m.p_holm else (f"{m.p_holm:.3f}" if m.p_holm >= 0.001
+                                              else "<0.001")
         lines.append(
             f"| {m.finding.claim} | {100 * m.better_mean:.0f} / {100 * m.worse_mean:.0f} "
-            f"({m.pairs} task-seed pairs) | {100 * m.diff:+.0f} [{100 * m.low:+.0f}, "
-            f"{100 * m.high:+.0f}] | {paper} | **{m.verdict}** |"
+            f"({m.pairs} task-seed pairs) | {_points(m.diff)} [{_points(m.low)}, "
+            f"{_points(m.high)}] | {paper} | {p} | **{m.verdict}** |"
         )
     return "\n".join(lines) + "\n"

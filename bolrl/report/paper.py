@@ -3,7 +3,7 @@
 comparisons, final success at the largest data size for the algorithm class, and final
 success per level of episodes per round for the data-scaling figure.
 
-Ours are means over tasks and seeds with a stratified bootstrap 95% CI; the paper's are means
+Ours are means over tasks and seeds with a 95% t-interval (tasks fixed); the paper's are means
 over its six tasks after 10-20 rounds, so only the ordering is comparable.
 
 One mapping of data levels, used by every report: our E episodes per round stand for the

@@ -9,10 +9,19 @@ import pandas as pd
 
 from bolrl.report.data import comparison_keys, ok_rows
 from bolrl.report.figures import comparison_figure, data_scaling_figure, noise_figure
-from bolrl.report.findings import findings_markdown, measure, noise_findings
+from bolrl.report.findings import (
+    ALPHA,
+    METHOD,
+    MIN_PAIRS,
+    STATISTIC,
+    findings_markdown,
+    judge,
+    measure,
+    noise_findings,
+)
 from bolrl.report.paper import scaling_side_by_side, side_by_side
 from bolrl.report.shapes import has_paper_curves, shapes_figure, shapes_markdown
-from bolrl.report.tables import summary_table, to_latex, to_markdown
+from bolrl.report.tables import base_per_seed_markdown, summary_table, to_latex, to_markdown
 
 PAUSE_S = 600.0  # no round at work for longer than this: the run was paused, not working
 
@@ -34,9 +43,11 @@ class Report:
 
 
 def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Path,
-          formats: list[str], command: str, notes: list[str] | None = None) -> Report:
+          formats: list[str], command: str, notes: list[str] | None = None,
+          band: tuple[float, float] = (0.3, 0.65)) -> Report:
     """Figures, tables and REPORT.md of `results` in `out_dir`; `notes` go under the report's
-    header (e.g. that its rows ran under an older configuration)."""
+    header (e.g. that its rows ran under an older configuration); `band` is the study's
+    target for the base policy's success, against which each seed's base is flagged."""
     rows = ok_rows(results)
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -59,10 +70,11 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
         if stale.suffix in (".png", ".pdf", ".svg") and stale not in figures:
             stale.unlink()
     table = summary_table(rows)
-    measured = measure(rows)
-    findings_md = (findings_markdown(measured) if measured
+    main, swept = measure(rows), measure(rows, noise_findings(rows))
+    judged = judge(main + swept)  # one family: Holm across every finding of the report
+    main, swept = judged[:len(main)], judged[len(main):]
+    findings_md = (findings_markdown(main) if main
                    else "No finding has both of its methods in these results.\n")
-    swept = measure(rows, noise_findings(rows))
     if swept:
         findings_md += ("\nThe noise scale, swept: each noisy method against the same method "
                         "without noise (paired by task and seed).\n\n" + findings_markdown(swept))
@@ -78,8 +90,9 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
     if finished < total_cells or failed:
         partial = (f"Partial results: {finished - failed} of {total_cells} cells finished"
                    + (f", {failed} failed (excluded)" if failed else "") + ".")
+    base_md = base_per_seed_markdown(rows, band)
     _write_report(out_dir, study_name, results, figures, table, findings_md, paper_md,
-                  shapes_md, partial, command, notes or [])
+                  shapes_md, partial, command, notes or [], base_md)
     return Report(out_dir, figures, table, findings_md, partial)
 
 
@@ -134,7 +147,7 @@ def provenance_lines(results: pd.DataFrame) -> list[str]:
 
 def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list[Path],
                   table: pd.DataFrame, findings_md: str, paper_md: str, shapes_md: str,
-                  partial: str, command: str, notes: list[str]) -> None:
+                  partial: str, command: str, notes: list[str], base_md: str) -> None:
     compute = results[["collect_s", "train_s", "eval_s"]].sum().sum()
     lines = [
         f"# {name}: results",
@@ -153,14 +166,17 @@ def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list
     if partial:
         lines += [f"- **{partial}**"]
     lines += ["", "## Findings", "",
-              "Each finding is the paired difference of final-round success (same task and "
-              "seed), averaged over tasks and seeds, with a stratified bootstrap 95% CI. "
-              "Verdict: *reproduced* if the CI is above zero, *not reproduced* if below, "
-              "*inconclusive* if it includes zero. The paper's numbers are its averages over "
-              "six tasks after 10-20 rounds of 200 episodes.", "", findings_md,
+              f"Statistic: {STATISTIC}. Interval and test: {METHOD}. Verdicts: *reproduced* "
+              f"(Holm-adjusted p < {ALPHA:g} and above zero; *as large as*, *larger than* or "
+              f"*smaller than* the paper's by where the interval lies against the paper's "
+              f"difference), *reversed* (significantly below zero), *not seen here* (not "
+              f"significant, and the interval excludes the paper's difference), *inconclusive* "
+              f"(it contains both zero and the paper's difference), *descriptive only* (fewer "
+              f"than {MIN_PAIRS} task-seed pairs: no verdict). The paper's numbers are its "
+              f"averages over six tasks after 10-20 rounds of 200 episodes.", "", findings_md,
               "## Side by side with the paper", "",
               "Success in %: the paper's averages over its six tasks, ours over our tasks and "
-              "seeds (mean, stratified bootstrap 95% CI); before = the base policy (round 0), "
+              "seeds (mean, 95% t-interval with tasks fixed); before = the base policy (round 0), "
               "after = the last round. Only the ordering of methods is comparable: the "
               "paper ran 10-20 rounds of 50-200 episodes on robomimic tasks.", "", paper_md]
     if shapes_md:
@@ -181,7 +197,9 @@ def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list
                  if p.stem == stem and p.suffix == fmt][0]
         lines += [f"![{stem}](figures/{shown.name})" if shown.suffix != ".pdf"
                   else f"- [{stem}](figures/{shown.name}) (PDF)", ""]
+    if base_md:
+        lines += ["## Base policies per seed", "", base_md]
     lines += ["## Final success per method and task", "",
-              "Success in %, mean over seeds with a 95% bootstrap CI; gains in points; AUC: "
+              "Success in %, mean over seeds with a 95% t-interval; gains in points; AUC: "
               "mean success over the scaling curve.", "", to_markdown(table)]
     (out_dir / "REPORT.md").write_text("\n".join(lines) + "\n")

@@ -1,4 +1,4 @@
-"""Tables: final-round success per method and task (mean and 95% CI over seeds), gain over
+"""Tables: final-round success per method and task (mean and 95% t-interval over seeds), gain over
 the base policy and over filtered BC, and the area under the scaling curve; rendered for the
 terminal (rich), Markdown and LaTeX."""
 
@@ -7,9 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bolrl.report.data import final_scores
+from bolrl.report.data import final_scores, interval
 from bolrl.report.naming import key_label
-from bolrl.stats import bootstrap_ci
 
 FILTERED_BC = "diffusion/filtered-bc"
 
@@ -23,7 +22,7 @@ def summary_table(rows: pd.DataFrame) -> pd.DataFrame:
     scores = final_scores(rows)
     out = []
     for (key, task), g in scores.groupby(["key", "task"]):
-        mean, lo, hi = bootstrap_ci(g["final"].to_numpy())
+        mean, lo, hi = interval({task: g["final"].to_numpy()})
         ref_key = FILTERED_BC + (f" E={key.partition(' E=')[2]}" if " E=" in key else "")
         ref = scores[(scores["key"] == ref_key) & (scores["task"] == task)]
         vs_fbc = np.nan
@@ -84,7 +83,7 @@ def to_rich(t: pd.DataFrame, title: str):
     _, body = _cells(t)
     head = ["method", "task", "n", "base", "final [CI]", "+base", "+fBC", "AUC"]
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
-                  caption="n: seeds; CI: 95% bootstrap; +base, +fBC: gain over "
+                  caption="n: seeds; CI: 95% t-interval over seeds; +base, +fBC: gain over "
                   "the base policy and over filtered BC (points)")
     for i, h in enumerate(head):  # short headings and folding names: fits 80 columns
         table.add_column(h, overflow="fold", no_wrap=i > 0, justify="left" if i < 2 else "right",
@@ -92,3 +91,25 @@ def to_rich(t: pd.DataFrame, title: str):
     for row in body:
         table.add_row(*row)
     return table
+
+
+def base_per_seed_markdown(rows: pd.DataFrame, band: tuple[float, float]) -> str:
+    """The base policy's success (round 0) per task, seed and policy class, flagging those
+    outside the study's band: a verdict that rests on seeds whose base is far outside it
+    compares methods on other terms than the study meant."""
+    base = rows[rows["round"] == 0]
+    if base.empty:
+        return ""
+    lo, hi = band
+    lines = ["| task | seed | policy class | base success (%) | in the band |",
+             "|---|---|---|---|---|"]
+    flagged = 0
+    for (task, seed, policy), g in base.groupby(["task", "seed", "policy"]):
+        rate = float(g["eval_success_rate"].mean())  # the same base for every method
+        inside = lo <= rate <= hi
+        flagged += not inside
+        lines.append(f"| {task} | {seed} | {policy} | {100 * rate:.0f} | "
+                     f"{'yes' if inside else '**no**'} |")
+    lines.insert(0, f"Band: {100 * lo:.0f}-{100 * hi:.0f}% (`[study].base_band`); "
+                    f"{flagged} of {len(lines) - 2} bases outside it.\n")
+    return "\n".join(lines) + "\n"
