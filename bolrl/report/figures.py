@@ -1,4 +1,4 @@
-"""Figures: scaling curves per task (mean over seeds, 95% t-interval band) and an aggregate
+"""Figures: scaling curves per task (mean over seeds, band of one standard error) and an aggregate
 panel of final success (the mean over tasks and seeds with its 95% t-interval, tasks fixed:
 the statistic of the findings and tables), for all methods and for each axis of the study."""
 
@@ -64,9 +64,15 @@ def comparison_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Pat
                             linewidth=0)
         ax.set_title(task)
         ax.set_xlabel("autonomous episodes (cumulative)")
-        ax.set_ylabel("evaluation success (%)")
+        ax.set_ylabel("evaluation success (%), mean ± 1 s.e." if not one_seed
+                      else "evaluation success (%)")
         ax.set_ylim(-2, 102)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # episodes are whole
+        ticks = sorted(rows.loc[rows["key"].isin(keys) & (rows["task"] == task),
+                                "autonomous_episodes"].unique())
+        if len(ticks) <= 12:  # ticks where the data are (one per round)
+            ax.set_xticks(ticks)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # episodes are whole
         ax.grid(alpha=0.3)
     ax = axes[-1]
     agg = aggregate(rows, keys)
