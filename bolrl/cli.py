@@ -202,6 +202,13 @@ def demos(
                              "e.g. robomimic/lift."),
     out: Path = typer.Option(None, "--out", help="With import: the .npz to write (default "
                              "<cache>/demos/imported/<file>-<task>.npz)."),
+    split: str = typer.Option(None, "--split", help="With import of a robomimic dataset: only "
+                              "the demos of its mask/<split> (train or valid)."),
+    only_successful: bool = typer.Option(False, "--only-successful", help="With import: drop "
+                                         "demos that never succeed (as bolrl's own demos)."),
+    terminations_are_success: bool = typer.Option(
+        False, "--terminations-are-success", help="With import of a Minari dataset: its "
+        "terminations mean success (for files whose infos record none)."),
 ) -> None:
     """Generate (or load from the cache) scripted demonstrations of a task, or import a
     robomimic or Minari dataset as a task's demonstrations."""
@@ -209,8 +216,15 @@ def demos(
     from bolrl.demos import demo_path, demonstrations
 
     if task == "import":
-        _import_demos(file, into, episodes, out, cache_dir or default_cache())
+        from bolrl.importers import Options
+
+        _import_demos(file, into, episodes, out, cache_dir or default_cache(),
+                      Options(split=split, only_successful=only_successful,
+                              terminations_are_success=terminations_are_success))
         return
+    if split or only_successful or terminations_are_success:
+        fail("--split, --only-successful and --terminations-are-success go with `bolrl demos "
+             "import`")
     if file is not None or into is not None or out is not None:
         fail(f"a file, --task and --out go with `bolrl demos import`; to generate demos of "
              f"{task!r}, give only its name")
@@ -231,7 +245,7 @@ def demos(
 
 
 def _import_demos(file: Path | None, task_name: str | None, n: int | None, out: Path | None,
-                  root: Path) -> None:
+                  root: Path, options=None) -> None:
     from bolrl.demos import from_file
     from bolrl.envs.external import TaskError
     from bolrl.importers import DatasetError, read, target
@@ -244,15 +258,20 @@ def _import_demos(file: Path | None, task_name: str | None, n: int | None, out: 
              f"robomimic/lift")
     if n is not None:
         _positive(n, "--n")
+    if options is not None and options.split not in (None, "train", "valid"):
+        fail(f"--split: unknown split {options.split!r}; choose train or valid")
     try:
         goal = target(task_name)
-        found = read(file, goal, n)
+        found = read(file, goal, n, options)
     except (DatasetError, TaskError, ValueError) as exc:
         fail(str(exc))
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in task_name)
     if out is None:
+        stem = Path(file).stem if not Path(file).is_dir() else Path(file).name
+        tags = [f"n{n}" if n else "", options.split if options and options.split else "",
+                "ok" if options and options.only_successful else ""]
         out = _writable_dir(root / "demos" / "imported") / (
-            f"{file.stem}-{safe}" + (f"-n{n}" if n else "") + ".npz")
+            "-".join([f"{stem}-{safe}", *filter(None, tags)]) + ".npz")
     else:
         _writable_dir(out.parent if str(out.parent) else Path("."))
     data = found.episodes
@@ -270,7 +289,8 @@ def _import_demos(file: Path | None, task_name: str | None, n: int | None, out: 
         f"max {lengths.max()})", markup=False, soft_wrap=True)
     if found.unsuccessful:
         console.print(f"[yellow]note[/] {found.unsuccessful} of them never succeed: kept as "
-                      f"failed episodes (filtered BC drops them)")
+                      f"failed episodes (filtered BC drops them; --only-successful drops "
+                      f"them here)")
     console.print(f'use it in a study: [tasks."{task_name}"] demos_file = "{out}"',
                   markup=False, soft_wrap=True)  # a path to copy whole
 

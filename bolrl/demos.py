@@ -95,11 +95,13 @@ def generate(task: Task, n: int, seed: int, progress=None) -> tuple[Episodes, fl
 
 
 def demonstrations(
-    task: Task, n: int, seed: int, root: Path | None = None, progress=None
+    task: Task, n: int, seed: int, root: Path | None = None, progress=None,
+    demos_file: str | None = None,
 ) -> Episodes:
     """Cached demonstrations: loaded if present, else generated and written atomically.
-    A task with a demonstration file takes its first `n` episodes instead."""
-    demos_file = getattr(getattr(task, "spec", None), "demos_file", None)
+    With a demonstration file (the study's `demos_file` for the task, any kind of task), its
+    first `n` episodes instead."""
+    demos_file = demos_file or getattr(getattr(task, "spec", None), "demos_file", None)
     if demos_file:
         return from_file(task, Path(demos_file), n)
     path = demo_path(task, n, seed, root)

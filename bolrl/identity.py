@@ -18,7 +18,9 @@ a BC cell, the noise's without noise: `Entry.settings` in bolrl.registry), where
 content is: `demos_sha256`).
 
 `demos_version` is the version of the generator of scripted demonstrations
-(`bolrl.config.DEMOS_VERSION`); configurations written before it was recorded were version 1.
+(`bolrl.config.DEMOS_VERSION`), `task_version` that of a suite's adapter where a change of it
+changes episodes (`bolrl.envs.robomimic.TASK_VERSION`); configurations written before they
+were recorded were version 1.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ ALWAYS = frozenset({
 # setting with the value that reproduces what the code did before it existed.
 BASELINE: dict[str, Any] = {
     "demos_version": 1,
+    "task_version": 1,
     "demos_sha256": None,
     "task_spec.imports": [],
     "task_spec.horizon": None,
@@ -79,7 +82,7 @@ BASELINE: dict[str, Any] = {
 IGNORED = frozenset({"task_spec.demos_file"})
 
 # What a configuration that does not record a setting ran with, where that is known.
-UNRECORDED = {"demos_version": 1}
+UNRECORDED = {"demos_version": 1, "task_version": 1}
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, Any]:

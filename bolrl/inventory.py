@@ -130,7 +130,7 @@ def superseded(frame: pd.DataFrame) -> set[str]:
 PER_CELL = {"task", "seed", "algorithm", "extraction", "policy", "noise", "episodes_per_round",
             "agent.algorithm", "agent.extraction", "agent.policy", "agent.demo_fraction",
             "noise_params.sigma", "rounds"}
-PER_TASK = {"demos", "demos_sha256"}
+PER_TASK = {"demos", "demos_sha256", "task_version"}
 
 
 def mixed_configurations(frame: pd.DataFrame) -> list[str]:

@@ -178,7 +178,8 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
             demo_transitions = state["demo_transitions"]
         else:
             say(cell.cell_id, 0, "demos")
-            data = demonstrations(task, cell.demos, seed=cell.seed)
+            data = demonstrations(task, cell.demos, seed=cell.seed,
+                                  demos_file=cell.task_spec.demos_file)
             start, demo_transitions = 0, len(data.rewards)
         for round_index in range(start, cell.rounds + 1):
             collect_s, collect_rate, loss_new = 0.0, float("nan"), float("nan")

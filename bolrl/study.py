@@ -131,6 +131,7 @@ class Cell:
             "eval_episodes": self.eval_episodes, "n_envs": self.n_envs, "demos": self.demos,
             **schedule, "agent": agent, "noise_params": noise,
             "demos_version": DEMOS_VERSION,
+            "task_version": robomimic.TASK_VERSION if is_robomimic(self.task) else 1,
             "demos_sha256": (content_hash(Path(self.task_spec.demos_file))
                              if self.task_spec.demos_file else None),
         }
@@ -417,9 +418,11 @@ def _parse_tasks(path: Path, names: list, tables: Any,
                 raise StudyError(f"{path}: unknown key {key!r} in [tasks.{name!r}]; allowed: "
                                  f"{', '.join(TASK_OPTIONS)}" + _suggest(key, TASK_OPTIONS))
             _check_type(path, f"[tasks.{name!r}].{key}", value, TASK_OPTIONS[key])
-        if options and name in TASKS:
-            raise StudyError(f"{path}: [tasks.{name!r}]: options are for external tasks; "
-                             f"{name!r} is embedded")
+        if name in TASKS and set(options) - {"demos_file"}:
+            key = sorted(set(options) - {"demos_file"})[0]
+            raise StudyError(f"{path}: [tasks.{name!r}].{key}: {name!r} is embedded: its only "
+                             f"option is demos_file (imported demonstrations instead of its "
+                             f"scripted expert's)")
         spec = TaskSpec(name, imports=tuple(options.get("imports", ())),
                         horizon=options.get("horizon"), success=options.get("success"),
                         expert=options.get("expert"), demos_file=options.get("demos_file"))

@@ -77,3 +77,30 @@ def goal_reached(obs, info):
 
 
 gym.register("PointReach-v0", entry_point=PointReach, max_episode_steps=40)
+
+
+class PointReachInfo(PointReach):
+    """The point task as Gymnasium-Robotics writes its tasks: `is_success` in every info (the
+    reset's too), running on to the time limit after success."""
+
+    def reset(self, *, seed=None, options=None):
+        obs, _ = super().reset(seed=seed, options=options)
+        return obs, {"is_success": False}
+
+
+class PointFalls(gym.Env):
+    """A point pushed away from the origin that terminates when it leaves the box: its
+    terminations are failures, and its infos say nothing of success."""
+
+    observation_space = gym.spaces.Box(-2.0, 2.0, (4,), np.float32)
+    action_space = gym.spaces.Box(-0.1, 0.1, (2,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.pos = self.np_random.uniform(-0.5, 0.5, 2)
+        return np.r_[self.pos, 0, 0].astype(np.float32), {}
+
+    def step(self, action):
+        self.pos = self.pos + 0.2 * self.pos + np.clip(action, -0.1, 0.1)
+        fell = bool(np.abs(self.pos).max() > 1.2)
+        return np.r_[self.pos, 0, 0].astype(np.float32), -1.0 * fell, fell, False, {}

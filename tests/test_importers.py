@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from bolrl.cli import app
 from bolrl.data import Episodes
 from bolrl.envs.robomimic import LAYOUTS
-from bolrl.importers import DatasetError, read, target
+from bolrl.importers import DatasetError, Options, read, target
 
 h5py = pytest.importorskip("h5py")
 runner = CliRunner()
@@ -96,9 +96,13 @@ def test_malformed_robomimic_files_are_one_sentence(tmp_path, make, task, messag
         read(path, target(task))
 
 
-def minari_file(path, episodes=3, obs_dim=19, act_dim=5, dict_obs=False, env_id="Lift-v0"):
-    """A Minari dataset: episode_<i>/{observations (one more than actions), actions, rewards,
-    terminations, truncations}; the environment's spec in the file's attributes."""
+def minari_file(path, episodes=3, obs_dim=19, act_dim=5, dict_obs=False,
+                env_id="bolrl/Lift-v0"):
+    """A Minari dataset in the older layout: episode_<i>/{observations (one more than
+    actions), actions, rewards, terminations, truncations, infos/is_success (one more than
+    actions: the reset's first)}; the environment's spec in the file's attributes. Episodes
+    0 and 2 succeed (and terminate) at their last step, episode 1 runs out of time. (The
+    Minari library's own writer: tests/test_minari.py.)"""
     rng = np.random.default_rng(1)
     with h5py.File(path, "w") as f:
         f.attrs["env_spec"] = json.dumps({"id": env_id})
@@ -115,6 +119,7 @@ def minari_file(path, episodes=3, obs_dim=19, act_dim=5, dict_obs=False, env_id=
             if i != 1:  # episode 1 runs out of time
                 terminations[-1] = True
             g.create_dataset("terminations", data=terminations)
+            g.create_dataset("infos/is_success", data=np.r_[False, terminations])
             g.create_dataset("truncations", data=~terminations & (np.arange(steps) == steps - 1))
     return path
 
@@ -180,3 +185,46 @@ def test_cli_import_refuses_non_finite_values_and_leaves_no_file(tmp_path):
                                  "--out", str(out)])
     assert result.exit_code == 2 and "non-finite" in result.output
     assert not out.exists()
+
+
+def test_a_robomimic_split_and_only_successful_demos(tmp_path):
+    path = robomimic_file(tmp_path / "lift.hdf5", demos=4)
+    with h5py.File(path, "a") as f:
+        f.create_dataset("mask/train", data=np.array([b"demo_0", b"demo_2", b"demo_3"]))
+        f.create_dataset("mask/valid", data=np.array([b"demo_1"]))
+        f["data/demo_2/rewards"][...] = 0.0  # demo_2 never succeeds
+    train = read(path, target("robomimic/lift"), options=Options(split="train"))
+    np.testing.assert_array_equal(train.episodes.episode_lengths, [8, 12, 11])
+    assert train.unsuccessful == 1
+    valid = read(path, target("robomimic/lift"), options=Options(split="valid"))
+    np.testing.assert_array_equal(valid.episodes.episode_lengths, [9])
+    ok = read(path, target("robomimic/lift"), n=2,
+              options=Options(split="train", only_successful=True))
+    np.testing.assert_array_equal(ok.episodes.episode_lengths, [8, 11])  # demo_0, demo_3
+    with pytest.raises(DatasetError, match="no mask/test"):
+        read(path, target("robomimic/lift"), options=Options(split="test"))
+    with pytest.raises(DatasetError, match="only 2 of its demos succeed, --n asks for 3"):
+        read(path, target("robomimic/lift"), n=3,
+             options=Options(split="train", only_successful=True))
+
+
+@pytest.mark.parametrize("version, reordered", [("1.5.2", True), ("1.4.1", False), (None, False)])
+def test_a_robosuite_15_object_block_is_put_in_the_live_order(tmp_path, version, reordered):
+    """robosuite 1.5 writes Can's object-state as [to_eef_pos, to_eef_quat, pos, quat]; the
+    live task (and robosuite 1.4's datasets) as [pos, quat, to_eef_pos, to_eef_quat]."""
+    from bolrl.envs.robomimic import layout
+
+    can = layout("robomimic/can")
+    path = robomimic_file(tmp_path / "can.hdf5", env_name="PickPlaceCan", keys=dict(can.keys))
+    block_15 = np.r_[np.full(3, 7.0), np.full(4, 8.0), np.full(3, 5.0), np.full(4, 6.0)]
+    with h5py.File(path, "a") as f:
+        args = {"env_name": "PickPlaceCan", "type": 1}
+        if version:
+            args["env_version"] = version
+        f["data"].attrs["env_args"] = json.dumps(args)
+        for group in ("obs", "next_obs"):
+            obj = f[f"data/demo_0/{group}/object"]
+            obj[...] = np.broadcast_to(block_15, obj.shape)
+    obs = read(path, target("robomimic/can"), n=1).episodes.obs[0][9:]
+    live = np.r_[np.full(3, 5.0), np.full(4, 6.0), np.full(3, 7.0), np.full(4, 8.0)]
+    np.testing.assert_array_equal(obs, live if reordered else block_15)

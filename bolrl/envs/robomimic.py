@@ -58,6 +58,9 @@ class Layout:
     env_name: str  # robosuite's (and a robomimic dataset's env_args["env_name"])
     object_keys: tuple[str, ...]  # robosuite's observables making up robomimic's `object`
     scripted: bool  # bolrl has a scripted expert for it
+    # the order robosuite 1.5 writes them in its `object-state` (a dataset recorded with it
+    # holds `object` in this order; bolrl.importers puts it back in `object_keys` order)
+    object_keys_15: tuple[str, ...] = ()
 
     @property
     def object_dim(self) -> int:
@@ -76,13 +79,25 @@ def _object_keys(obj: str) -> tuple[str, ...]:
     return (f"{obj}_pos", f"{obj}_quat", f"{obj}_to_robot0_eef_pos", f"{obj}_to_robot0_eef_quat")
 
 
+# What changes a robomimic task's episodes beyond the settings: part of a cell's identity
+# (`task_version` in bolrl.identity). 2: the relative object pose of the first observation
+# is read after reset (it was 0).
+TASK_VERSION = 2
+
+
+def _object_keys_15(obj: str) -> tuple[str, ...]:
+    return (f"{obj}_to_robot0_eef_pos", f"{obj}_to_robot0_eef_quat", f"{obj}_pos", f"{obj}_quat")
+
+
 # `object` in robomimic's datasets (robosuite 1.4) is position, quaternion, then the pose
 # relative to the hand; robosuite 1.5's `object-state` puts the relative pose first, so the
 # vector is built from the named observables in the datasets' order.
 LAYOUTS = {
-    "lift": Layout("lift", "Lift", ("cube_pos", "cube_quat", "gripper_to_cube_pos"), True),
-    "can": Layout("can", "PickPlaceCan", _object_keys("Can"), True),
-    "square": Layout("square", "NutAssemblySquare", _object_keys("SquareNut"), False),
+    "lift": Layout("lift", "Lift", ("cube_pos", "cube_quat", "gripper_to_cube_pos"), True,
+                   ("cube_pos", "cube_quat", "gripper_to_cube_pos")),
+    "can": Layout("can", "PickPlaceCan", _object_keys("Can"), True, _object_keys_15("Can")),
+    "square": Layout("square", "NutAssemblySquare", _object_keys("SquareNut"), False,
+                     _object_keys_15("SquareNut")),
 }
 # unitless features (quaternions, here and in the object state), for the std floor
 _UNITLESS = {"lift": (3, 4, 5, 6, 12, 13, 14, 15),
@@ -149,7 +164,12 @@ class RobosuiteEnv(gym.Env):
         if seed is not None:  # the samplers share this generator: reseed it in place
             fresh = np.random.default_rng(int(seed))
             self.env.rng.bit_generator.state = fresh.bit_generator.state
-        obs = self.env.reset()
+        self.env.reset()
+        # robosuite 1.5's sensors of an object's pose relative to the hand read the hand's
+        # pose from a cache that a reset fills only after them: they are 0 in reset's own
+        # observation. Read them again, as a step would (and as a dataset's first step has
+        # them); the state is unchanged.
+        obs = self.env._get_observations(force_update=True)
         return flat_obs(obs, self.layout), {}
 
     def step(self, action):
