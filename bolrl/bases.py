@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bolrl.files import write_atomic
+from bolrl.files import UnsafeFile, load_tensors, write_atomic
 from bolrl.identity import flatten, identity, key_hash
 from bolrl.results import study_dir
 
@@ -96,9 +96,11 @@ def load_or_train(path: Path, train: Callable[[], dict], state: Callable[[], dic
     with _locked(path):
         if path.exists():
             try:
-                entry = torch.load(path, map_location="cpu", weights_only=False)
+                entry = load_tensors(path)
                 load(entry["state"])
                 return entry["losses"]
+            except UnsafeFile:
+                raise
             except Exception:  # a damaged file costs one retraining, nothing else
                 pass
         losses = train()

@@ -54,3 +54,26 @@ def _content_hash(path: str, mtime_ns: int, size: int) -> str:
     except OSError:
         return "missing"
     return digest.hexdigest()[:16]
+
+
+class UnsafeFile(RuntimeError):
+    """A checkpoint or cached base that holds more than tensors and plain data."""
+
+
+def load_tensors(path: Path):
+    """torch.load with weights_only=True: tensors and plain data (dicts, lists, numbers,
+    strings) only, so a checkpoint or base from someone else's results directory or a shared
+    cache cannot run code when it is loaded. A file holding other objects raises UnsafeFile
+    (one line); a damaged one raises what torch raises."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights_only" not in str(exc).lower() and "weights only" not in str(exc).lower():
+            raise
+        raise UnsafeFile(f"{path} holds objects other than tensors and plain data; bolrl loads "
+                         f"only those (torch.load with weights_only=True) and does not load "
+                         f"it: delete it if you did not write it") from None

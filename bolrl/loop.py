@@ -31,7 +31,7 @@ from bolrl.demos import demonstrations
 from bolrl.envs import get_task
 from bolrl.envs.batched import env_seeds
 from bolrl.extend import adopt_rows, predecessor
-from bolrl.files import write_atomic
+from bolrl.files import UnsafeFile, load_tensors, write_atomic
 from bolrl.noise import Noise
 from bolrl.provenance import suite_version
 from bolrl.registry import NOISES
@@ -144,9 +144,11 @@ def _load_checkpoint(rdir: Path) -> dict | None:
     if not path.exists():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = load_tensors(path)
         state["data"] = Episodes.load(rdir / state["data_file"])
         return state
+    except UnsafeFile:
+        raise
     except Exception:  # a damaged checkpoint only costs the rounds since the last good one
         return None
 

@@ -213,3 +213,27 @@ def test_read_only_commands_work_without_the_suite(tmp_path):
         assert f"0 finished, 0 running, 0 failed, {len(study.cells)} pending" in status.output
         show = runner.invoke(app, ["show", str(path)])
         assert show.exit_code == 0 and "estimated cost" in show.output, show.output
+
+
+class Payload:
+    """An object a checkpoint must not carry: unpickling it could run code."""
+
+
+def test_a_checkpoint_or_base_carrying_a_pickled_object_is_refused(tmp_path):
+    import torch
+
+    from bolrl.bases import load_or_train
+    from bolrl.files import UnsafeFile
+
+    cell = load_study(SMOKE).cells[0]
+    rdir = run_dir(tmp_path, "smoke", cell.cell_id)
+    rdir.mkdir(parents=True)
+    torch.save({"round": 0, "payload": Payload()}, rdir / "checkpoint.pt")
+    rows = loop.run_cell(cell, tmp_path)
+    assert rows[-1]["status"] == "failed"
+    first = rows[-1]["error"].splitlines()[0]
+    assert "checkpoint.pt holds objects other than tensors and plain data" in first
+    base = tmp_path / "pi0-x.pt"
+    torch.save({"state": Payload(), "losses": {}}, base)
+    with pytest.raises(UnsafeFile, match="weights_only=True"):
+        load_or_train(base, lambda: {}, lambda: {}, lambda state: None)
