@@ -162,6 +162,7 @@ class Agent:
                 self.obs_dim, self.act_dim * net.action_chunk, hidden=net.hidden,
                 layers=net.layers, diffusion_steps=net.diffusion_steps, denoiser=net.denoiser,
                 nll_beta=self.cfg.train.gaussian_nll_beta,
+                log_std_min=self.cfg.train.gaussian_log_std_min,
             )
             self.critic = (
                 algorithm.load()(self.obs_dim, self.act_dim * net.action_chunk,

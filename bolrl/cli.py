@@ -131,8 +131,10 @@ def tasks(
     names = suites[suite]
     table = Table(title=f"bolrl tasks (expert success over {episodes} seeded episodes)")
     columns = ("task", "gym id", "obs", "act", "horizon", "expert")
+    if suite == "embedded":
+        columns = (*columns, "multimodal")
     for col in columns if suite == "embedded" else [c for c in columns if c != "gym id"]:
-        table.add_column(col, no_wrap=True)
+        table.add_column(col, no_wrap=col != "gym id", overflow="fold")  # 80 columns fit
     with _progress() as progress:
         job = progress.add_task("running the scripted experts", total=len(names))
         for name in names:
@@ -141,8 +143,10 @@ def tasks(
             rate = expert_success_rate(task, episodes, seed) if scripted else None
             sizes = [str(task.obs_dim), str(task.act_dim), str(task.horizon),
                      f"{100 * rate:.0f}%" if rate is not None else "none (import demos)"]
-            if suite == "embedded":
-                table.add_row(name, task.gym_id, *sizes)
+            if suite == "embedded":  # and the multimodal expert, where the task has one
+                multi = ("-" if "multimodal" not in task.styles else
+                         f"{100 * expert_success_rate(task, episodes, seed, 'multimodal'):.0f}%")
+                table.add_row(name, task.gym_id, *sizes, multi)
             else:
                 table.add_row(name, *sizes)
             progress.advance(job)
@@ -195,6 +199,8 @@ def demos(
                                  help="Successful demonstrations to generate (default 20); "
                                  "with import: the first N demos of the file (default all)."),
     seed: int = typer.Option(0, help="Seed of the demonstrations."),
+    style: str = typer.Option("scripted", "--style", help="Demonstration style: scripted or "
+                              "multimodal (lift, nut-assembly)."),
     cache_dir: Path = typer.Option(
         None, help="Cache root (default $BOLRL_CACHE or ~/.cache/bolrl)."
     ),
@@ -229,13 +235,17 @@ def demos(
         fail(f"a file, --task and --out go with `bolrl demos import`; to generate demos of "
              f"{task!r}, give only its name")
     t = _embedded_task(task)
+    if style not in getattr(t, "styles", ("scripted",)):
+        fail(f"--style: task {task!r} has the styles {', '.join(getattr(t, 'styles', ()))}, "
+             f"not {style!r}")
     episodes = 20 if episodes is None else _positive(episodes, "--episodes")
     root = _writable_dir(cache_dir or default_cache())
-    path = demo_path(t, episodes, seed, root)
+    path = demo_path(t, episodes, seed, root, style)
     cached = path.exists()
     with _progress() as bar:
         job = bar.add_task(f"{task} demos", total=episodes, completed=episodes if cached else 0)
-        data = demonstrations(t, episodes, seed, root, progress=lambda k: bar.advance(job, k))
+        data = demonstrations(t, episodes, seed, root, progress=lambda k: bar.advance(job, k),
+                              style=style)
     lengths = data.episode_lengths
     console.print(
         f"{'loaded' if cached else 'wrote'} {path}: {data.n_episodes} episodes, "
@@ -623,7 +633,7 @@ def _print_design(s, results: Path, total: float, workers: int) -> None:
         console.print(f"  fewer than {MIN_PAIRS} pairs: its findings are descriptive only (no "
                       f"verdict); {-(-MIN_PAIRS // tasks)} seeds per task would give verdicts",
                       markup=False)
-    k = max(1, len(findings))
+    k = max(1, len(findings) * len({c.demos_style for c in s.cells}))  # per style, if several
 
     def mdd(seeds_: int, episodes_: int) -> str:
         one = design.detectable(spread, tasks, seeds_, episodes_)

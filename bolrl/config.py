@@ -21,6 +21,8 @@ LR_SCHEDULES = ("constant", "cosine")
 CHUNK_LABELS = ("all", "aligned")
 DENOISERS = ("mlp", "resnet")
 VECTOR_ENVS = ("sync", "async")
+# Demonstration styles of the embedded tasks' experts (bolrl.envs.task says what they are).
+DEMO_STYLES = ("scripted", "multimodal")
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"  # [train].device and --device
 # How scripted demonstrations are chosen, part of their cache name and of the base policy's
 # key: 1 kept the first n successes in the order episodes finished (the quickest of a chunk),
@@ -110,6 +112,10 @@ class StudyTable:
                            "step in C in one process. Not part of a cell's identity",
                            choices=VECTOR_ENVS)
     demos: dict = knob({}, "demonstrations per task, e.g. { lift = 5 } (default 20)")
+    demos_style: str = knob("scripted", "how the embedded tasks' experts demonstrate: "
+                            "scripted, or multimodal (per episode one of two strategies the "
+                            "observation cannot tell apart and whose average fails)",
+                            choices=DEMO_STYLES)
     calibration_seeds: list = knob([], "seeds on which `bolrl calibrate` chooses the "
                                    "demonstration counts (their demonstrations and evaluation "
                                    "states too); never among `seeds`, whose results the "
@@ -146,6 +152,9 @@ class TrainTable:
     gaussian_nll_beta: float = knob(1.0, "Gaussian policy: beta of its beta-NLL loss (0: plain "
                                     "NLL; 1: the mean learns as by squared error)", low=0.0,
                                     high=1.0)
+    gaussian_log_std_min: float = knob(-5.0, "Gaussian policy: the least log std (the plain "
+                                       "NLL weighs an action error by exp(-2 x this): 2e4 at "
+                                       "-5, 55 at -2)", low=-20.0, high=1.0, open_high=True)
     chunk_labels: str = knob("all", "action-chunk labels from autonomous episodes: all, or "
                              "aligned (only where the agent planned)", choices=CHUNK_LABELS)
     obs_clip: float = knob(5.0, "standardised observations are clipped to [-clip, clip] (0: "
@@ -231,6 +240,8 @@ class AxesTable:
                                     "[study].episodes_per_round)")
     noise_sigma: list = knob([], "optional: the noise scale as an axis, for cells with noise "
                              "(default: [noise].sigma)")
+    demos_style: list = knob([], "optional: demonstration styles as an axis (default: "
+                             "[study].demos_style)")
 
 
 TABLES: dict[str, type] = {

@@ -27,9 +27,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("BOLRL_CACHE", Path.home() / ".cache" / "bolrl"))
 
 
-def demo_path(task: Task, n: int, seed: int, root: Path | None = None) -> Path:
+def demo_path(task: Task, n: int, seed: int, root: Path | None = None,
+              style: str = "scripted") -> Path:
+    tag = "" if style == "scripted" else f"-{style}"
     return ((root or cache_dir()) / "demos"
-            / f"{task.cache_name}-v{DEMOS_VERSION}-n{n}-seed{seed}.npz")
+            / f"{task.cache_name}{tag}-v{DEMOS_VERSION}-n{n}-seed{seed}.npz")
 
 
 def from_file(task, path: Path, n: int) -> Episodes:
@@ -65,7 +67,8 @@ def from_file(task, path: Path, n: int) -> Episodes:
     return data.first_episodes(n)
 
 
-def generate(task: Task, n: int, seed: int, progress=None) -> tuple[Episodes, float]:
+def generate(task: Task, n: int, seed: int, progress=None,
+             style: str = "scripted") -> tuple[Episodes, float]:
     """The first `n` successful expert episodes, and the expert's success rate over all
     attempts. Attempts run in chunks of seeded environments (the task's `demo_batch`, else
     BATCH), in seed order within a chunk: the demonstrations are a sample of the expert's
@@ -80,7 +83,7 @@ def generate(task: Task, n: int, seed: int, progress=None) -> tuple[Episodes, fl
             raise RuntimeError(f"the {task.name} expert succeeded {successes}/{attempts} times")
         batch = getattr(task, "demo_batch", BATCH)
         seeds = env_seeds(seed, batch, stream=DEMO_STREAM + chunk)
-        actor = ExpertActor(task, seed=seed * 100_003 + chunk)
+        actor = ExpertActor(task, seed=seed * 100_003 + chunk, style=style)
         episodes = rollout(task, seeds, actor, batch)
         idx = episodes.episode_index
         for e, ok in enumerate(episodes.episode_success):
@@ -96,7 +99,7 @@ def generate(task: Task, n: int, seed: int, progress=None) -> tuple[Episodes, fl
 
 def demonstrations(
     task: Task, n: int, seed: int, root: Path | None = None, progress=None,
-    demos_file: str | None = None,
+    demos_file: str | None = None, style: str = "scripted",
 ) -> Episodes:
     """Cached demonstrations: loaded if present, else generated and written atomically.
     With a demonstration file (the study's `demos_file` for the task, any kind of task), its
@@ -104,16 +107,18 @@ def demonstrations(
     demos_file = demos_file or getattr(getattr(task, "spec", None), "demos_file", None)
     if demos_file:
         return from_file(task, Path(demos_file), n)
-    path = demo_path(task, n, seed, root)
+    path = demo_path(task, n, seed, root, style)
     if path.exists():
         return Episodes.load(path)
-    episodes, rate = generate(task, n, seed, progress)
-    episodes.save(path, task=task.name, seed=seed, expert_success_rate=rate)
+    episodes, rate = generate(task, n, seed, progress, style)
+    episodes.save(path, task=task.name, seed=seed, expert_success_rate=rate, style=style)
     return episodes
 
 
-def expert_success_rate(task: Task, episodes: int, seed: int) -> float:
-    """Success of the scripted expert over `episodes` seeded episodes."""
+def expert_success_rate(task: Task, episodes: int, seed: int, style: str = "scripted") -> float:
+    """Success of the scripted expert (in a demonstration style) over `episodes` seeded
+    episodes."""
     seeds = env_seeds(seed, min(episodes, 100), stream=DEMO_STREAM - 1)
-    data = rollout(task, seeds, ExpertActor(task, seed), episodes)
+    actor = ExpertActor(task, seed) if style == "scripted" else ExpertActor(task, seed, style)
+    data = rollout(task, seeds, actor, episodes)
     return float(np.mean(data.episode_success))

@@ -40,6 +40,7 @@ ALWAYS = frozenset({
 # setting with the value that reproduces what the code did before it existed.
 BASELINE: dict[str, Any] = {
     "demos_version": 1,
+    "demos_style": "scripted",
     "task_version": 1,
     "demos_sha256": None,
     "task_spec.imports": [],
@@ -61,6 +62,7 @@ BASELINE: dict[str, Any] = {
     "agent.critic_round0": False,
     "agent.demo_fraction": 0.5,
     "agent.gaussian_nll_beta": 1.0,
+    "agent.gaussian_log_std_min": -5.0,
     "agent.chunk_labels": "all",
     "agent.obs_clip": 5.0,
     "agent.obs_std_floor": 0.01,

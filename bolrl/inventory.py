@@ -50,17 +50,19 @@ class Inventory:
 
 
 def point_of(row: pd.Series | dict) -> tuple:
-    """A row's grid point; noise_sigma only where there is noise."""
+    """A row's grid point; noise_sigma only where there is noise; the demonstration style
+    from its configuration (scripted where it records none)."""
     sigma = row["noise_sigma"]
     sigma = None if row["noise"] == "none" or sigma != sigma else round(float(sigma), 9)
+    style = json.loads(row["config"]).get("demos_style", "scripted")
     return (*(row[k] if k != "seed" and k != "episodes_per_round" else int(row[k])
-              for k in POINT), sigma)
+              for k in POINT), sigma, style)
 
 
 def cell_point(cell) -> tuple:
     sigma = None if cell.noise == "none" else round(float(cell.noise_params.sigma), 9)
     return (cell.task, cell.seed, cell.algorithm, cell.extraction, cell.policy, cell.noise,
-            cell.episodes_per_round, sigma)
+            cell.episodes_per_round, sigma, cell.demos_style)
 
 
 def first_rows(results: Path, study: str) -> pd.DataFrame:
@@ -129,7 +131,7 @@ def superseded(frame: pd.DataFrame) -> set[str]:
 # and what a study sets per task (demonstrations, task options) or per algorithm.
 PER_CELL = {"task", "seed", "algorithm", "extraction", "policy", "noise", "episodes_per_round",
             "agent.algorithm", "agent.extraction", "agent.policy", "agent.demo_fraction",
-            "noise_params.sigma", "rounds"}
+            "noise_params.sigma", "rounds", "demos_style"}
 PER_TASK = {"demos", "demos_sha256", "task_version"}
 
 

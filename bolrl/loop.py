@@ -118,7 +118,7 @@ def _row(cell: Cell, round_index: int, **values) -> dict:
         algorithm=cell.algorithm, extraction=cell.extraction, policy=cell.policy,
         noise=cell.noise, method=cell.method_name, episodes_per_round=cell.episodes_per_round,
         noise_sigma=cell.noise_params.sigma if cell.noise != "none" else float("nan"),
-        round=round_index, demos=cell.demos, status="ok",
+        round=round_index, demos=cell.demos, demos_style=cell.demos_style, status="ok",
         suite_version=suite_version(cell.task),
         config=json.dumps(cell.config(), sort_keys=True),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -181,7 +181,8 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
         else:
             say(cell.cell_id, 0, "demos")
             data = demonstrations(task, cell.demos, seed=cell.seed,
-                                  demos_file=cell.task_spec.demos_file)
+                                  demos_file=cell.task_spec.demos_file,
+                                  style=cell.demos_style)
             start, demo_transitions = 0, len(data.rewards)
         for round_index in range(start, cell.rounds + 1):
             collect_s, collect_rate, loss_new = 0.0, float("nan"), float("nan")

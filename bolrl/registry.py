@@ -90,7 +90,8 @@ ALGORITHMS: dict[str, Algorithm] = _registry(
 
 POLICIES: dict[str, PolicyClass] = _registry(
     PolicyClass("gaussian", "bolrl.policies.gaussian:GaussianPolicy",
-                "an MLP Gaussian, acting with its mean", settings=("train.gaussian_nll_beta",)),
+                "an MLP Gaussian, acting with its mean",
+                settings=("train.gaussian_nll_beta", "train.gaussian_log_std_min")),
     PolicyClass("diffusion", "bolrl.policies.diffusion:DiffusionPolicy",
                 "a DDPM over actions", passes_per_sample=lambda n: n.diffusion_steps,
                 relative_size=denoiser_size,

@@ -35,6 +35,7 @@ SCHEMA: dict[str, str] = {
     "episodes_per_round": "int64",
     "round": "int64",
     "demos": "int64",
+    "demos_style": "string",  # scripted | multimodal (empty in rows written before it)
     "autonomous_episodes": "int64",  # cumulative
     "autonomous_transitions": "int64",  # cumulative
     "collect_success_rate": "float64",  # of this round's collection (NaN in round 0)

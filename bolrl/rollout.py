@@ -27,14 +27,18 @@ class Actor(Protocol):
 class ExpertActor:
     """The task's scripted expert, one per environment row, seeded per episode."""
 
-    def __init__(self, task: Task, seed: int):
-        self.task = task
+    def __init__(self, task: Task, seed: int, style: str = "scripted",
+                 strategy: float | None = None):
+        self.task, self.style, self.strategy = task, style, strategy
         self.seeds = np.random.SeedSequence([seed, 7])
         self.experts: dict[int, object] = {}
 
     def begin(self, rows: np.ndarray) -> None:
         for row in rows:
-            self.experts[int(row)] = self.task.expert(np.random.default_rng(self.seeds.spawn(1)[0]))
+            rng = np.random.default_rng(self.seeds.spawn(1)[0])
+            self.experts[int(row)] = (self.task.expert(rng) if self.style == "scripted"
+                                      and self.strategy is None
+                                      else self.task.expert(rng, self.style, self.strategy))
 
     def act(self, rows: np.ndarray, obs: np.ndarray, qpos: np.ndarray) -> np.ndarray:
         return np.stack([self.experts[int(r)].act(q) for r, q in zip(rows, qpos, strict=False)])

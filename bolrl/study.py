@@ -29,6 +29,7 @@ from typing import Any
 
 from bolrl import identity
 from bolrl.config import (
+    DEMO_STYLES,
     DEMOS_VERSION,
     DEVICE_PATTERN,
     TABLES,
@@ -51,12 +52,14 @@ from bolrl.envs.robomimic import is_robomimic, no_expert
 from bolrl.files import content_hash
 from bolrl.registry import ALGORITHMS, EXTRACTIONS, NO_EXTRACTION, NOISES, POLICIES, method_name
 
-AXES = ("algorithm", "extraction", "policy", "noise", "episodes_per_round", "noise_sigma")
+AXES = ("algorithm", "extraction", "policy", "noise", "episodes_per_round", "noise_sigma",
+        "demos_style")
 AXIS_VALUES: dict[str, tuple] = {
     "algorithm": tuple(ALGORITHMS),
     "extraction": (NO_EXTRACTION, *EXTRACTIONS),
     "policy": tuple(POLICIES),
     "noise": tuple(NOISES),
+    "demos_style": DEMO_STYLES,
 }
 MAX_COUNT = 1_000_000
 DEFAULT_DEMOS = 20
@@ -92,6 +95,7 @@ class Cell:
     extraction_params: ExtractionTable
     noise_params: NoiseTable
     vector_env: str = "sync"  # how Gymnasium tasks step their environments: not in config()
+    demos_style: str = "scripted"  # the embedded experts' demonstration style
 
     @property
     def algorithm(self) -> str:
@@ -131,6 +135,7 @@ class Cell:
             "eval_episodes": self.eval_episodes, "n_envs": self.n_envs, "demos": self.demos,
             **schedule, "agent": agent, "noise_params": noise,
             "demos_version": DEMOS_VERSION,
+            "demos_style": self.demos_style,
             "task_version": robomimic.TASK_VERSION if is_robomimic(self.task) else 1,
             "demos_sha256": (content_hash(Path(self.task_spec.demos_file))
                              if self.task_spec.demos_file else None),
@@ -147,7 +152,9 @@ class Cell:
 
     @property
     def label(self) -> str:
-        return f"{self.task} seed {self.seed} {self.method_name} E={self.episodes_per_round}"
+        style = "" if self.demos_style == "scripted" else f" demos={self.demos_style}"
+        return (f"{self.task} seed {self.seed} {self.method_name} E={self.episodes_per_round}"
+                + style)
 
 
 @dataclass(frozen=True)
@@ -341,6 +348,16 @@ def parse(path: Path, raw: dict, runnable: bool = True) -> dict:
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 100_000:
             raise StudyError(f"{path}: [study].demos.{task} must be a positive integer, got {n!r}")
     _check_calibration(path, study, settings["task_specs"])
+    styles = set(settings["axes"].demos_style or [study.demos_style])
+    styles |= {c["demos_style"] for c in raw.get("cells", []) if isinstance(c, dict)
+               and "demos_style" in c}
+    for style in sorted(styles - {"scripted"}):
+        lacking = [t for t in settings["task_specs"]
+                   if t not in TASKS or style not in TASKS[t].styles]
+        if lacking:
+            having = [t for t in TASKS if style in TASKS[t].styles]
+            raise StudyError(f"{path}: demos_style {style!r}: task {lacking[0]!r} has no "
+                             f"{style} expert (the tasks with one: {', '.join(having)})")
     for name, spec in settings["task_specs"].items() if runnable else ():
         if spec.demos_file:
             from bolrl.demos import from_file
@@ -502,6 +519,7 @@ def _make_cell(study: str, s: dict, point: dict) -> Cell:
         eval_episodes=s["study"].eval_episodes,
         n_envs=s["study"].n_envs,
         vector_env=s["study"].vector_env,
+        demos_style=point.get("demos_style", s["study"].demos_style),
         demos=s["study"].demos.get(point["task"], DEFAULT_DEMOS),
         train=train.for_algorithm(point["algorithm"]),
         networks=s["networks"],
@@ -522,6 +540,7 @@ def expand(settings: dict) -> tuple[list[Cell], list[tuple[dict, str]]]:
     axes = dataclasses.asdict(settings["axes"])
     axes["episodes_per_round"] = axes["episodes_per_round"] or [study.episodes_per_round]
     axes["noise_sigma"] = axes["noise_sigma"] or [settings["noise"].sigma]
+    axes["demos_style"] = axes["demos_style"] or [study.demos_style]
     names = AXES
     points = []
     for task, seed in itertools.product(study.tasks, study.seeds):
@@ -532,7 +551,8 @@ def expand(settings: dict) -> tuple[list[Cell], list[tuple[dict, str]]]:
         seeds = [extra["seed"]] if "seed" in extra else study.seeds
         for task, seed in itertools.product(tasks, seeds):
             point = {"episodes_per_round": study.episodes_per_round,
-                     "noise_sigma": settings["noise"].sigma, **extra}
+                     "noise_sigma": settings["noise"].sigma,
+                     "demos_style": study.demos_style, **extra}
             points.append({**point, "task": task, "seed": seed})
     cells, dropped, seen = [], [], set()
     for point in points:

@@ -533,3 +533,14 @@ def test_beta_nll_gives_the_mean_a_squared_error_gradient():
         net.loss(obs, act).backward()
         torch.testing.assert_close(mean.grad, scale * (mean.detach() - act) / 4, rtol=1e-4,
                                    atol=0.0)
+
+
+def test_the_gaussian_log_std_floor_bounds_how_much_an_error_weighs():
+    """The paper's Gaussian: plain NLL with its std floored at e^m; a network that wants a
+    tiny std gets e^m, so an action error weighs at most exp(-2 m) a squared error."""
+    for floor in (-5.0, -2.0):
+        net = POLICIES["gaussian"](3, 2, hidden=8, layers=1, nll_beta=0.0, log_std_min=floor)
+        with torch.no_grad():
+            net.net[-1].bias[2:] = -50.0  # the log-std outputs: far below any floor
+        _, log_std = net._dist(torch.randn(5, 3))
+        assert torch.allclose(log_std, torch.full_like(log_std, floor))

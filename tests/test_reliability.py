@@ -150,7 +150,8 @@ def test_expansion_is_the_valid_part_of_the_product(axes, seeds):
         (a, e) for a in axes["algorithm"] for e in axes["extraction"]
         if why_invalid({"algorithm": a, "extraction": e}) is None
     ]
-    expected = 2 * len(seeds) * len(valid) * len(axes["policy"]) * len(axes["noise"])
+    expected = (2 * len(seeds) * len(valid) * len(axes["policy"]) * len(axes["noise"])
+                * len(axes["demos_style"]))
     assert len(cells) == expected
     assert len({c.cell_id for c in cells}) == len(cells)
     assert all(why_invalid({"algorithm": c.algorithm, "extraction": c.extraction}) is None

@@ -12,10 +12,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bolrl.config import DEMO_STYLES
 from bolrl.envs import scene
 
 # A waypoint's target as a function of the current qpos: (xyz of the gripper frame, yaw).
 Target = Callable[[np.ndarray], tuple[np.ndarray, float]]
+
+# Demonstration styles: `scripted`, the experts as they were first written (their per-episode
+# choices mostly unbalanced or without consequence); `multimodal`, the same experts choosing
+# per episode, with equal odds, between distinct strategies that the observation cannot tell
+# apart and whose average fails (each task's `expert` says which).
+STYLES = DEMO_STYLES
 
 
 @dataclass
@@ -113,6 +120,10 @@ class Task:
     # Action dimensions that get exploration noise unless a study lists its own: the
     # gripper's translation (yaw and jaw noise undo grasps and alignments).
     exploration_dims: tuple[int, ...] = (0, 1, 2)
+    # The demonstration styles its expert has (STYLES), and the multimodal style's two
+    # strategies (values of `expert(strategy=...)`; their average fails).
+    styles: tuple[str, ...] = ("scripted",)
+    STRATEGIES: tuple[float, ...] = ()
 
     def xml(self) -> str:
         return scene.scene_xml(self.name, self.objects_xml)
@@ -144,8 +155,11 @@ class Task:
         """Success for a batch of states, (B, nq) -> (B,) bool."""
         raise NotImplementedError
 
-    def expert(self, rng: np.random.Generator) -> WaypointExpert:
-        """A fresh scripted expert for one episode."""
+    def expert(self, rng: np.random.Generator, style: str = "scripted",
+               strategy: float | None = None) -> WaypointExpert:
+        """A fresh scripted expert for one episode, in a demonstration style (STYLES);
+        `strategy` forces the multimodal choice (for tests and measurements: its two values,
+        or their average, which fails)."""
         raise NotImplementedError
 
 

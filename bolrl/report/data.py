@@ -20,9 +20,16 @@ def learns_q(frame: pd.DataFrame) -> pd.Series:
     return frame["algorithm"].map(lambda a: a in ALGORITHMS and not ALGORITHMS[a].imitation)
 
 
+def demos_styles(frame: pd.DataFrame) -> pd.Series:
+    """Each row's demonstration style (scripted in rows written before it was recorded)."""
+    if "demos_style" not in frame:
+        return pd.Series("scripted", index=frame.index)
+    return frame["demos_style"].astype("string").fillna("").replace("", "scripted")
+
+
 def method_key(frame: pd.DataFrame) -> pd.Series:
-    """Method name, with the noise scale and the episodes per round where a study varies
-    them: 'diffusion/iql+best-of-n+ou sigma=0.05 E=50'."""
+    """Method name, with the noise scale, the episodes per round and the demonstration style
+    where a study varies them: 'diffusion/iql+best-of-n+ou sigma=0.05 E=50 demos=multimodal'."""
     key = frame["method"].astype(str)
     noisy = frame["noise"] != "none"
     if frame.loc[noisy, "noise_sigma"].nunique() > 1:
@@ -30,6 +37,9 @@ def method_key(frame: pd.DataFrame) -> pd.Series:
         key = key.where(~noisy, key + sigma)
     if frame["episodes_per_round"].nunique() > 1:
         key = key + " E=" + frame["episodes_per_round"].astype(str)
+    styles = demos_styles(frame)
+    if styles.nunique() > 1:
+        key = key + " demos=" + styles
     return key
 
 

@@ -140,7 +140,21 @@ def noise_findings(rows: pd.DataFrame) -> list[Finding]:
 
 def measure(rows: pd.DataFrame, findings: list[Finding] | None = None) -> list[Measured]:
     """Every finding whose two methods are both in the results (at the largest episodes per
-    round when the study varies it), unjudged (see `judge`)."""
+    round when the study varies it; per demonstration style when it varies that, each
+    finding's claim naming the style), unjudged (see `judge`)."""
+    from bolrl.report.data import demos_styles
+
+    styles = demos_styles(rows)
+    if styles.nunique() > 1:
+        out = []
+        for style in sorted(styles.unique()):
+            part = rows[styles == style].copy()
+            part["key"] = part["key"].str.replace(f" demos={style}", "", regex=False)
+            for m in measure(part, findings):
+                claim = f"{m.finding.claim} ({style} demos)"
+                out.append(dataclasses.replace(
+                    m, finding=dataclasses.replace(m.finding, claim=claim)))
+        return out
     if rows["episodes_per_round"].nunique() > 1:
         rows = rows[rows["episodes_per_round"] == rows["episodes_per_round"].max()].copy()
         rows["key"] = rows["method"].astype(str)
