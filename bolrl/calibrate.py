@@ -32,12 +32,20 @@ class Point:
     demos: int
     seed: int
     success: float
+    style: str = "scripted"
 
 
-def base_template(study: Study, task: str) -> Cell:
-    """The study's cell whose round 0 stands for the task's base policy: behaviour cloning
-    with the recipe's policy class where the study has it, else its first policy class."""
-    cells = [c for c in study.cells if c.task == task]
+def styles_of(study: Study, task: str) -> list[str]:
+    """The demonstration styles a study runs a task with (each calibrated on its own)."""
+    return list(dict.fromkeys(c.demos_style for c in study.cells if c.task == task))
+
+
+def base_template(study: Study, task: str, style: str | None = None) -> Cell:
+    """The study's cell whose round 0 stands for the task's base policy (in a demonstration
+    style): behaviour cloning with the recipe's policy class where the study has it, else its
+    first policy class."""
+    cells = [c for c in study.cells if c.task == task
+             and (style is None or c.demos_style == style)]
     policies = [c.policy for c in cells]
     policy = RECIPE["policy"] if RECIPE["policy"] in policies else policies[0]
     return next(c for c in cells if c.policy == policy)
@@ -75,24 +83,38 @@ def bisect(measure: Callable[[int], float], start: int, low: int, high: int,
     return min(tried, key=lambda t: (abs(t[1] - middle), t[0]))[0], tried
 
 
-def header(study: Study, chosen: dict[str, int], points: list[Point],
+def _key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else f'"{name}"'
+
+
+def header(study: Study, chosen: dict[tuple[str, str], int], points: list[Point],
            eval_episodes: int) -> str:
-    """The comment block and `demos = {...}` line to paste into the study file."""
+    """The comment block and `demos = {...}` line to paste into the study file; `chosen` is
+    keyed by (task, demonstration style)."""
     seeds = sorted({p.seed for p in points})
     lo, hi = study_band(study)
     lines = [f"# demos calibrated by `bolrl calibrate {study.name}` on calibration seeds "
              f"{seeds} ({eval_episodes} evaluation episodes each; band {100 * lo:.0f}-"
              f"{100 * hi:.0f}%); every point measured:"]
-    for task in chosen:
-        for n in dict.fromkeys(p.demos for p in points if p.task == task):
-            mine = [p for p in points if p.task == task and p.demos == n]
-            rates = " / ".join(f"{100 * p.success:.0f}" for p in sorted(mine, key=lambda p: p.seed))
+    styled = len({style for _, style in chosen}) > 1
+    for task, style in chosen:
+        mine_all = [p for p in points if p.task == task and p.style == style]
+        for n in dict.fromkeys(p.demos for p in mine_all):
+            mine = sorted((p for p in mine_all if p.demos == n), key=lambda p: p.seed)
+            rates = " / ".join(f"{100 * p.success:.0f}" for p in mine)
             mean = sum(p.success for p in mine) / len(mine)
-            lines.append(f"#   {task}: {n} demos -> {rates}% (mean {100 * mean:.0f})"
-                         + ("  <- chosen" if n == chosen[task] else ""))
-    inner = ", ".join(f"{t} = {n}" if re.fullmatch(r"[A-Za-z0-9_-]+", t) else f'"{t}" = {n}'
-                      for t, n in chosen.items())
-    return "\n".join(lines) + f"\ndemos = {{ {inner} }}"
+            lines.append(f"#   {task}{f' ({style})' if styled else ''}: {n} demos -> {rates}% "
+                         f"(mean {100 * mean:.0f})"
+                         + ("  <- chosen" if n == chosen[(task, style)] else ""))
+    parts = []
+    for task in dict.fromkeys(t for t, _ in chosen):
+        counts = {style: n for (t, style), n in chosen.items() if t == task}
+        if len(counts) == 1:
+            parts.append(f"{_key(task)} = {next(iter(counts.values()))}")
+        else:
+            inner = ", ".join(f"{style} = {n}" for style, n in counts.items())
+            parts.append(f"{_key(task)} = {{ {inner} }}")
+    return "\n".join(lines) + f"\ndemos = {{ {', '.join(parts)} }}"
 
 
 def study_band(study: Study) -> tuple[float, float]:

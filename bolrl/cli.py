@@ -950,11 +950,12 @@ def calibrate(
                   f"{100 * band[0]:.0f}-{100 * band[1]:.0f}% on calibration seeds {seeds} "
                   f"(results in {results / (s.name + '.calibration')})", markup=False)
     points: list = []
-    chosen: dict[str, int] = {}
-    for task in tasks:
-        template = cal.base_template(s, task)
+    chosen: dict[tuple[str, str], int] = {}
+    for task, style in [(t, st) for t in tasks for st in cal.styles_of(s, t)]:
+        template = cal.base_template(s, task, style)
+        label = task if len(cal.styles_of(s, task)) == 1 else f"{task} ({style})"
 
-        def measure(n: int, template=template, task=task) -> float:
+        def measure(n: int, template=template, task=task, style=style, label=label) -> float:
             cells = cal.probes(template, n, seeds)
             out = run_local(cells, results, min(workers, len(cells)))
             bad = [r for r in out if r.status == "failed"]
@@ -965,15 +966,15 @@ def calibrate(
             for c in cells:
                 success = float(frame.loc[frame["cell_id"] == c.cell_id,
                                           "eval_success_rate"].iloc[-1])
-                points.append(cal.Point(task, n, c.seed, success))
+                points.append(cal.Point(task, n, c.seed, success, style))
                 rates.append(success)
             mean = sum(rates) / len(rates)
-            console.print(f"  {task}: {n} demos -> " + " / ".join(
+            console.print(f"  {label}: {n} demos -> " + " / ".join(
                 f"{100 * r:.0f}" for r in rates) + f"% (mean {100 * mean:.0f})", markup=False)
             return mean
 
         low, high = cal.bounds(s, task)
-        chosen[task], _ = cal.bisect(measure, template.demos, low, high, band)
+        chosen[(task, style)], _ = cal.bisect(measure, template.demos, low, high, band)
     console.print("paste into the study file's [study] table (with the points above):",
                   markup=False)
     console.print(cal.header(s, chosen, points, s.table.eval_episodes), markup=False,

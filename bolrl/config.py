@@ -111,7 +111,9 @@ class StudyTable:
                            "simulators). Same episodes either way; the embedded tasks always "
                            "step in C in one process. Not part of a cell's identity",
                            choices=VECTOR_ENVS)
-    demos: dict = knob({}, "demonstrations per task, e.g. { lift = 5 } (default 20)")
+    demos: dict = knob({}, "demonstrations per task, e.g. { lift = 5 } (default 20), or per "
+                       "task and demonstration style, { lift = { scripted = 5, multimodal = "
+                       "11 } }")
     demos_style: str = knob("scripted", "how the embedded tasks' experts demonstrate: "
                             "scripted, or multimodal (per episode one of two strategies the "
                             "observation cannot tell apart and whose average fails)",

@@ -345,8 +345,15 @@ def parse(path: Path, raw: dict, runnable: bool = True) -> dict:
         if task not in settings["task_specs"] and task not in TASKS:
             raise StudyError(f"{path}: [study].demos: unknown task {task!r}; the embedded tasks "
                              f"are: {', '.join(TASKS)}" + _suggest(str(task), TASKS))
-        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 100_000:
-            raise StudyError(f"{path}: [study].demos.{task} must be a positive integer, got {n!r}")
+        by_style = n if isinstance(n, dict) else {"": n}
+        for style, count in by_style.items():
+            if style and style not in DEMO_STYLES:
+                raise StudyError(f"{path}: [study].demos.{task}: unknown demonstration style "
+                                 f"{style!r}; allowed: {', '.join(DEMO_STYLES)}"
+                                 + _suggest(str(style), DEMO_STYLES))
+            if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100_000:
+                raise StudyError(f"{path}: [study].demos.{task} must be a positive integer (or a "
+                                 f"table of them by demonstration style), got {n!r}")
     _check_calibration(path, study, settings["task_specs"])
     styles = set(settings["axes"].demos_style or [study.demos_style])
     styles |= {c["demos_style"] for c in raw.get("cells", []) if isinstance(c, dict)
@@ -364,7 +371,7 @@ def parse(path: Path, raw: dict, runnable: bool = True) -> dict:
 
             try:
                 from_file(get_task(spec), Path(spec.demos_file),
-                          study.demos.get(name, DEFAULT_DEMOS))
+                          max(demos_count(study.demos, name, s) for s in DEMO_STYLES))
             except ValueError as exc:
                 raise StudyError(f"{path}: {exc}") from None
         act_dim = get_task(spec).act_dim
@@ -495,6 +502,15 @@ def _parse_extra_cells(path: Path, cells: Any, settings: dict) -> list[dict]:
     return out
 
 
+def demos_count(demos: dict, task: str, style: str) -> int:
+    """A task's number of demonstrations in a style: [study].demos gives one number per task,
+    or a table by style (a style it leaves out: the scripted count, else the default)."""
+    n = demos.get(task, DEFAULT_DEMOS)
+    if isinstance(n, dict):
+        return int(n.get(style, n.get("scripted", DEFAULT_DEMOS)))
+    return int(n)
+
+
 def why_invalid(point: dict) -> str | None:
     """The reason a grid point makes no sense, or None if it is a valid cell."""
     imitation = ALGORITHMS[point["algorithm"]].imitation
@@ -520,7 +536,8 @@ def _make_cell(study: str, s: dict, point: dict) -> Cell:
         n_envs=s["study"].n_envs,
         vector_env=s["study"].vector_env,
         demos_style=point.get("demos_style", s["study"].demos_style),
-        demos=s["study"].demos.get(point["task"], DEFAULT_DEMOS),
+        demos=demos_count(s["study"].demos, point["task"],
+                          point.get("demos_style", s["study"].demos_style)),
         train=train.for_algorithm(point["algorithm"]),
         networks=s["networks"],
         critic=s["critic"],

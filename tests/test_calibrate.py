@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from bolrl.calibrate import bisect, header
 from bolrl.cli import app
-from bolrl.study import load_study
+from bolrl.study import StudyError, load_study
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = (ROOT / "studies" / "smoke.toml").read_text()
@@ -67,11 +68,28 @@ def test_header_quotes_task_names_toml_needs_quoted():
     from bolrl.calibrate import Point
 
     study = load_study(ROOT / "studies" / "quick.toml")
-    text = header(study, {"lift": 5, "metaworld/reach-v3": 8},
+    text = header(study, {("lift", "scripted"): 5, ("metaworld/reach-v3", "scripted"): 8},
                   [Point("lift", 5, 100, 0.4), Point("lift", 5, 101, 0.5),
                    Point("metaworld/reach-v3", 8, 100, 0.3)], 50)
     assert text.endswith('demos = { lift = 5, "metaworld/reach-v3" = 8 }')
     assert "#   lift: 5 demos -> 40 / 50% (mean 45)  <- chosen" in text
+    styled = header(study, {("lift", "scripted"): 5, ("lift", "multimodal"): 11},
+                    [Point("lift", 5, 100, 0.4), Point("lift", 11, 100, 0.45, "multimodal")], 50)
+    assert styled.endswith("demos = { lift = { scripted = 5, multimodal = 11 } }")
+    assert "#   lift (multimodal): 11 demos -> 45% (mean 45)  <- chosen" in styled
+
+
+def test_demonstration_counts_by_style(tmp_path):
+    path = _study(tmp_path, "").read_text().replace(
+        "demos = { lift = 3 }", "demos = { lift = { scripted = 3, multimodal = 7 } }").replace(
+        'noise = ["none"]', 'noise = ["none"]\ndemos_style = ["scripted", "multimodal"]')
+    (tmp_path / "cal.toml").write_text(path)
+    cells = load_study(tmp_path / "cal.toml").cells
+    assert {(c.demos_style, c.demos) for c in cells} == {("scripted", 3), ("multimodal", 7)}
+    bad = path.replace("multimodal = 7", "multimodl = 7")
+    (tmp_path / "cal.toml").write_text(bad)
+    with pytest.raises(StudyError, match="unknown demonstration style 'multimodl'"):
+        load_study(tmp_path / "cal.toml")
 
 
 def test_show_prints_what_the_study_can_detect_and_what_more_would_cost():
