@@ -981,35 +981,13 @@ def calibrate(
                   soft_wrap=True)
 
 
-@app.command()
-def plot(
-    study: str = STUDY_ARG,
-    results: Path = RESULTS_OPT,
-    formats: str = typer.Option("png,pdf", "--format", help="Figure formats, comma-separated."),
-    tasks: str = typer.Option(None, help="Only these tasks, comma-separated."),
-    methods: str = typer.Option(None, help="Only these methods (as in `bolrl show`), "
-                                           "comma-separated."),
-    out: Path = typer.Option(None, "--out", help="Write the report, tables and figures here "
-                             "(default: results/<study>/, or results/<study>/filtered/<...>/ "
-                             "with --tasks/--methods, beside the full report)."),
-    as_run: bool = typer.Option(False, "--as-run", help="Render every finished cell in the "
-                                "results folder as it ran (its recorded configuration), stale "
-                                "ones included, where they form one configuration; the "
-                                "report names the settings that differ from the study file."),
-) -> None:
-    """Figures, tables and REPORT.md for a study's results (what has finished so far): the
-    cells of the study as its file stands now, or with --as-run the rows as they ran."""
+def _rows_to_plot(s, study: str | None, results: Path, as_run: bool):
+    """The rows `plot` renders, and the notes its report carries: the study's current cells,
+    or with `as_run` every finished cell as it ran where they are one configuration. Fails
+    with the command that shows what there is when there is nothing of the kind asked for."""
     from bolrl.inventory import mixed_configurations, superseded, take
-    from bolrl.report.report import build
-    from bolrl.report.tables import to_rich
     from bolrl.results import load_results, study_dir
 
-    s = _load_study(study, runnable=False)
-    fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
-    bad = [f for f in fmts if f not in ("png", "pdf", "svg")]
-    if bad or not fmts:
-        fail(f"--format: unknown format {', '.join(bad) or formats!r}; choose from png, pdf, svg")
-    _vet_results(results, s.name)
     frame = load_results(results, s.name)
     cells_dir = study_dir(results, s.name) / "cells"
     if frame.empty:
@@ -1045,6 +1023,38 @@ def plot(
                               f"(an older configuration: {escape(changed)}) not shown; see "
                               f"them as they ran: {_cmd('plot', study, results, '--as-run')}",
                               highlight=False, soft_wrap=True)
+    return frame, notes
+
+
+@app.command()
+def plot(
+    study: str = STUDY_ARG,
+    results: Path = RESULTS_OPT,
+    formats: str = typer.Option("png,pdf", "--format", help="Figure formats, comma-separated."),
+    tasks: str = typer.Option(None, help="Only these tasks, comma-separated."),
+    methods: str = typer.Option(None, help="Only these methods (as in `bolrl show`), "
+                                           "comma-separated."),
+    out: Path = typer.Option(None, "--out", help="Write the report, tables and figures here "
+                             "(default: results/<study>/, or results/<study>/filtered/<...>/ "
+                             "with --tasks/--methods, beside the full report)."),
+    as_run: bool = typer.Option(False, "--as-run", help="Render every finished cell in the "
+                                "results folder as it ran (its recorded configuration), stale "
+                                "ones included, where they form one configuration; the "
+                                "report names the settings that differ from the study file."),
+) -> None:
+    """Figures, tables and REPORT.md for a study's results (what has finished so far): the
+    cells of the study as its file stands now, or with --as-run the rows as they ran."""
+    from bolrl.report.report import build
+    from bolrl.report.tables import to_rich
+    from bolrl.results import study_dir
+
+    s = _load_study(study, runnable=False)
+    fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    bad = [f for f in fmts if f not in ("png", "pdf", "svg")]
+    if bad or not fmts:
+        fail(f"--format: unknown format {', '.join(bad) or formats!r}; choose from png, pdf, svg")
+    _vet_results(results, s.name)
+    frame, notes = _rows_to_plot(s, study, results, as_run)
     cells = s.cells
     for option, column, value in (("--tasks", "task", tasks), ("--methods", "method", methods)):
         if value:

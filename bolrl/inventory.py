@@ -65,7 +65,7 @@ def cell_point(cell) -> tuple:
             cell.episodes_per_round, sigma, cell.demos_style)
 
 
-def first_rows(results: Path, study: str) -> pd.DataFrame:
+def last_rows(results: Path, study: str) -> pd.DataFrame:
     """One row per cell file (its last row: status as it ended), with its configuration."""
     files = sorted((study_dir(results, study) / "cells").glob("*.parquet"))
     columns = ["cell_id", *POINT, "noise_sigma", "method", "status", "config"]
@@ -89,7 +89,7 @@ def take(study, results: Path) -> Inventory:
     inventory = Inventory()
     by_id = {c.cell_id: c for c in study.cells}
     by_point = {cell_point(c): c for c in study.cells}
-    rows = first_rows(results, study.name)
+    rows = last_rows(results, study.name)
     continued = {lineage_id(json.loads(r["config"])) for _, r in rows.iterrows()
                  if r["file_id"] in by_id and r["status"] == "ok"}
     for _, row in rows.iterrows():
