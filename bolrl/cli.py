@@ -719,6 +719,21 @@ def status(
                       markup=False, soft_wrap=True)
 
 
+def _plain(line: str) -> None:
+    """One line of progress where there is no terminal to redraw a bar on (nohup, CI, a
+    scheduler's log): written and flushed at once, so a log file shows the run as it goes."""
+    import sys
+
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+    sys.stdout.flush()
+
+
+def _eta(task) -> str:
+    """'about 12m left' from a rich progress task's own rate (or 'no estimate yet')."""
+    left = task.time_remaining
+    return f"about {_fmt_duration(left)} left" if left is not None else "no estimate yet"
+
+
 def _run_cells(s, cells, results: Path, workers: int, force: bool, executor: str = "local",
                ray_options: dict | None = None) -> list:
     from rich.progress import SpinnerColumn, TextColumn
@@ -740,6 +755,8 @@ def _run_cells(s, cells, results: Path, workers: int, force: bool, executor: str
         kind, cell_id = event[0], event[1]
         cell = by_id[cell_id]
         if kind == "start":
+            if not console.is_terminal:
+                _plain(f"{cell.label} ({cell_id}): started")
             return
         if kind == "round":
             _, _, round_index, phase = event
@@ -750,6 +767,10 @@ def _run_cells(s, cells, results: Path, workers: int, force: bool, executor: str
                 progress.advance(overall)
             progress.update(lines[cell_id], completed=done_rounds.get(cell_id, 0),
                             description=f"  {cell.label}: round {round_index} {phase}")
+            if phase == "done" and not console.is_terminal:  # nohup, CI, Slurm: a line each
+                _plain(f"{cell.label} ({cell_id}): round {round_index} done; "
+                       f"{progress.tasks[overall].completed:.0f}/{total_rounds} cell-rounds of "
+                       f"the run, {_eta(progress.tasks[overall])}")
         elif kind == "done":
             _, _, st, final = event
             if cell_id in lines:

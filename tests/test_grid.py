@@ -30,6 +30,9 @@ def test_run_grid_smoke_end_to_end(tmp_path):
     result = runner.invoke(app, ["run-grid", str(SMOKE), "--results", str(tmp_path),
                                  "--workers", "2"])
     assert result.exit_code == 0, result.output
+    # no terminal (as under nohup or CI): a line per cell started and per round finished
+    assert result.output.count(": started") == 3
+    assert result.output.count(" done; ") == 9 and "9/9 cell-rounds of the run" in result.output
     study = load_study(SMOKE)
     frame = load_results(tmp_path, "smoke")
     assert set(frame["cell_id"]) == {c.cell_id for c in study.cells}
