@@ -455,9 +455,18 @@ def _load_study(study: str | None, runnable: bool = True):
     from bolrl.study import StudyError, find_study, load_study
 
     try:
-        return load_study(find_study(study), runnable=runnable)
+        s = load_study(find_study(study), runnable=runnable)
     except StudyError as exc:
         fail(str(exc))
+    _warn(s)
+    return s
+
+
+def _warn(s) -> None:
+    """The study's likely mistakes (bolrl.study.warnings), one line each."""
+    for warning in s.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False,
+                          soft_wrap=True)
 
 
 def _cmd(verb: str, study: str | None, results: Path, *args: str) -> str:
@@ -558,9 +567,11 @@ def show(
     except SuiteMissing as exc:  # ... but a suite's study reads without the suite's extra
         err_console.print(f"[yellow]note:[/] it cannot run here: {escape(str(exc))}",
                           highlight=False, soft_wrap=True)
-        s = _load_study(study, runnable=False)
+        s = load_study(find_study(study), runnable=False)
     except StudyError as exc:
         fail(str(exc))
+    if not ids:
+        _warn(s)
     if ids:
         for c in s.cells:
             print(c.cell_id)

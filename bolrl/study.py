@@ -165,6 +165,7 @@ class Study:
     cells: list[Cell]
     dropped: list[tuple[dict, str]] = field(default_factory=list)
     table: StudyTable = field(default_factory=StudyTable)  # its [study] table, as parsed
+    warnings: list[str] = field(default_factory=list)  # inputs accepted, likely mistakes
 
     def cell(self, cell_id: str) -> Cell:
         """The cell with this id, or the one cell whose id starts with it."""
@@ -595,7 +596,25 @@ def load_study(path: Path, runnable: bool = True) -> Study:
     if not cells:
         raise StudyError(f"{path}: the grid has no valid cells")
     return Study(settings["study"].name, path, settings["study"].description, cells, dropped,
-                 settings["study"])
+                 settings["study"], warnings(path, settings["study"]))
+
+
+def warnings(path: Path, study: StudyTable) -> list[str]:
+    """What a study file says that it probably does not mean: demonstration counts or bounds
+    for tasks it does not run, tasks or seeds listed twice (each runs once)."""
+    out = []
+    for key in ("demos", "demos_bounds"):
+        absent = [t for t in getattr(study, key) if t not in study.tasks]
+        if absent:
+            out.append(f"{path}: [study].{key} names {', '.join(map(repr, absent))}, which "
+                       f"[study].tasks does not run")
+    for key in ("tasks", "seeds"):
+        values = getattr(study, key)
+        twice = sorted({repr(v) for v in values if values.count(v) > 1})
+        if twice:
+            out.append(f"{path}: [study].{key} lists {', '.join(twice)} more than once (run "
+                       f"once)")
+    return out
 
 
 def find_study(name_or_path: str | None, search: list[Path] | None = None) -> Path:

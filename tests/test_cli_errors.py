@@ -278,3 +278,17 @@ def test_a_device_that_is_no_device(tmp_path):
     user_error(["run-grid", "smoke", "--device", "tpu", "--results", str(tmp_path / "r")],
                "--device must be")
     assert not (tmp_path / "r").exists()
+
+
+def test_likely_mistakes_are_warned_about_and_names_get_a_suggestion(tmp_path):
+    path = tmp_path / "w.toml"
+    path.write_text('[study]\ntasks = ["lift", "lift"]\nseeds = [0, 0, 1]\n'
+                    'demos = { lift = 3, pick-place = 5 }\n')
+    result = runner.invoke(app, ["show", str(path)])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "[study].demos names 'pick-place', which [study].tasks does not run" in out
+    assert "[study].tasks lists 'lift' more than once" in out
+    assert "[study].seeds lists 0 more than once" in out
+    typo = runner.invoke(app, ["demos", "lifft"])
+    assert typo.exit_code == 2 and "did you mean 'lift'?" in typo.output

@@ -16,7 +16,11 @@ TASKS: dict[str, Task] = {task.name: task for task in (Lift(), PickPlace(), NutA
 
 
 def unknown_task_message(name: str) -> str:
-    return (f"unknown task {name!r}; the embedded tasks are: {', '.join(TASKS)} (or name a "
+    import difflib
+
+    close = difflib.get_close_matches(name, list(TASKS), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (f"unknown task {name!r}{hint}; the embedded tasks are: {', '.join(TASKS)} (or name a "
             f"Meta-World task as metaworld/<task>-v3, a robomimic task as robomimic/lift, "
             f"robomimic/can or robomimic/square, a Gymnasium task as gym:ENV-ID or "
             f"module.path:make_env)")
