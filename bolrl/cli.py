@@ -926,6 +926,33 @@ def run_grid(
         raise typer.Exit(code=1)
 
 
+@app.command()
+def export(
+    study: str = STUDY_ARG,
+    results: Path = RESULTS_OPT,
+    out: Path = typer.Option(None, "--out", help="The CSV to write (default: "
+                             "results/<study>/rows.csv)."),
+    as_run: bool = typer.Option(False, "--as-run", help="Every finished cell of the folder as "
+                                "it ran, stale ones included (as plot --as-run)."),
+) -> None:
+    """Write a study's rows (one per cell and round, every column of the results schema) to
+    CSV, for spreadsheets and other tools: the study's current cells, or --as-run."""
+    s = _load_study(study, runnable=False)
+    _vet_results(results, s.name)
+    frame, _ = _rows_to_plot(s, study, results, as_run)
+    if out is None:
+        from bolrl.results import study_dir
+
+        out = study_dir(results, s.name) / "rows.csv"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.sort_values(["cell_id", "round"]).to_csv(out, index=False)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}; choose another file with --out")
+    console.print(f"wrote {out}: {len(frame)} rows of {_count(frame['cell_id'].nunique(), 'cell')}",
+                  markup=False)
+
+
 @app.command("run-cell")
 def run_cell_cmd(
     study: str = typer.Argument(..., help="Study name or path."),

@@ -60,3 +60,20 @@ def test_show_and_status_do_not_import_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_export_writes_the_rows_as_csv(tmp_path):
+    import pandas as pd
+
+    from bolrl.results import SCHEMA, load_results
+
+    assert runner.invoke(app, ["run-grid", "smoke", "--results", str(tmp_path),
+                               "--workers", "1"]).exit_code == 0
+    result = runner.invoke(app, ["export", "smoke", "--results", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(tmp_path / "smoke" / "rows.csv")
+    assert list(rows.columns) == list(SCHEMA) and len(rows) == 9
+    frame = load_results(tmp_path, "smoke").sort_values(["cell_id", "round"])
+    assert rows["eval_success_rate"].tolist() == frame["eval_success_rate"].tolist()
+    empty = runner.invoke(app, ["export", "smoke", "--results", str(tmp_path / "none")])
+    assert empty.exit_code == 2 and "no results for study 'smoke'" in empty.output
