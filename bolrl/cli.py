@@ -463,7 +463,7 @@ def _load_study(study: str | None, runnable: bool = True):
 
 
 def _warn(s) -> None:
-    """The study's likely mistakes (bolrl.study.warnings), one line each."""
+    """The study's likely mistakes (bolrl.study.likely_mistakes), one line each."""
     for warning in s.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False,
                           soft_wrap=True)

@@ -119,6 +119,5 @@ def expert_success_rate(task: Task, episodes: int, seed: int, style: str = "scri
     """Success of the scripted expert (in a demonstration style) over `episodes` seeded
     episodes."""
     seeds = env_seeds(seed, min(episodes, 100), stream=DEMO_STREAM - 1)
-    actor = ExpertActor(task, seed) if style == "scripted" else ExpertActor(task, seed, style)
-    data = rollout(task, seeds, actor, episodes)
+    data = rollout(task, seeds, ExpertActor(task, seed, style), episodes)
     return float(np.mean(data.episode_success))

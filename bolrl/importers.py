@@ -187,10 +187,10 @@ def read(path: Path, task: Target, n: int | None = None,
                            f"demo_<i>) nor a Minari one (episode_<i> groups)")
 
 
-def _selected(names: list[str], n: int | None, where: str, what: str) -> list[str]:
+def _check_count(names: list[str], n: int | None, where: str, what: str) -> None:
+    """A file with fewer demos than --n asks for is refused."""
     if n is not None and n > len(names):
         raise DatasetError(f"{where}: has {len(names)} {what}, --n asks for {n}")
-    return names
 
 
 def _keep(kept: list, unsuccessful: int, episode, ok: bool, options: Options) -> int:
@@ -252,7 +252,7 @@ def _robomimic(f, where: str, task, options: Options) -> Imported:
     if not demos:
         raise DatasetError(f"{where}: the `data` group holds no demo_<i> groups"
                            + (f" in mask/{options.split}" if options.split else ""))
-    _selected(demos, options.n, where, "demos" + (f" in mask/{options.split}"
+    _check_count(demos, options.n, where, "demos" + (f" in mask/{options.split}"
                                                   if options.split else ""))
     version = _robosuite_version(data)
     order = lay.object_keys_15 if version is not None and version >= (1, 5) else None
@@ -366,7 +366,7 @@ def _minari(f, path: Path, where: str, task, options: Options) -> Imported:
         raise DatasetError(f"{where}: recorded on {env_name!r}, but task {task.name!r} is "
                            f"{task.gym_id!r}")
     episodes = _ordered(f.keys(), "episode_")
-    _selected(episodes, options.n, where, "episodes")
+    _check_count(episodes, options.n, where, "episodes")
     low, high = task.low, task.high
     kept, unsuccessful = [], 0
     for name in episodes:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bolrl.identity import changes, describe, lineage_id
+from bolrl.identity import changes, describe, lineage_id, recorded, setting_name, unread
 from bolrl.results import study_dir
 
 # What a row's grid point is: a cell of the study with the same point is its successor.
@@ -139,8 +139,6 @@ def mixed_configurations(frame: pd.DataFrame) -> list[str]:
     """Why the cells of a results frame are not one configuration of one study (empty if they
     are): two cells at one grid point, or settings that differ between cells where a study
     has one value (per task where the study sets them per task)."""
-    from bolrl.identity import recorded, setting_name, unread
-
     firsts = frame.groupby("cell_id").first()
     points = Counter(point_of(row) for _, row in firsts.iterrows())
     problems = [f"{n} cells at one grid point ({p[0]} seed {p[1]} {p[4]}/{p[2]}+{p[3]}"

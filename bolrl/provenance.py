@@ -50,6 +50,7 @@ def git_dirty() -> bool | None:
     return None if out is None else bool(out.strip())
 
 
+@lru_cache(maxsize=16)
 def _version(package: str) -> str:
     try:
         return version(package)

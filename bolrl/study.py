@@ -596,10 +596,10 @@ def load_study(path: Path, runnable: bool = True) -> Study:
     if not cells:
         raise StudyError(f"{path}: the grid has no valid cells")
     return Study(settings["study"].name, path, settings["study"].description, cells, dropped,
-                 settings["study"], warnings(path, settings["study"]))
+                 settings["study"], likely_mistakes(path, settings["study"]))
 
 
-def warnings(path: Path, study: StudyTable) -> list[str]:
+def likely_mistakes(path: Path, study: StudyTable) -> list[str]:
     """What a study file says that it probably does not mean: demonstration counts or bounds
     for tasks it does not run, tasks or seeds listed twice (each runs once)."""
     out = []

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bolrl.registry import RECIPE_NAME as RECIPE
-from bolrl.report.data import final_scores
+from bolrl.report.data import demos_styles, final_scores
 from bolrl.stats import Interval, holm, paired_difference
 
 MIN_PAIRS = 6  # fewer task-seed pairs: descriptive only (the t-interval has too few df)
@@ -142,8 +142,6 @@ def measure(rows: pd.DataFrame, findings: list[Finding] | None = None) -> list[M
     """Every finding whose two methods are both in the results (at the largest episodes per
     round when the study varies it; per demonstration style when it varies that, each
     finding's claim naming the style), unjudged (see `judge`)."""
-    from bolrl.report.data import demos_styles
-
     styles = demos_styles(rows)
     if styles.nunique() > 1:
         out = []
