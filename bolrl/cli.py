@@ -111,6 +111,8 @@ def tasks(
     suite: str = typer.Option("embedded", help="Which tasks to list: embedded, metaworld "
                               "(the Meta-World extra's 50 tasks) or robomimic (the robosuite "
                               "extra's Lift, Can and Square)."),
+    modes: bool = typer.Option(False, "--modes", help="Instead: how multimodal each embedded "
+                               "task's demonstrations are, per style (bolrl/multimodality.py)."),
 ) -> None:
     """List the embedded tasks (sizes, horizon, expert success), or check an external one."""
     from bolrl.demos import expert_success_rate
@@ -119,6 +121,9 @@ def tasks(
     _positive(episodes, "--episodes")
     if check is not None:
         _check_task(check, tuple(imports), expert, success, horizon, episodes, seed)
+        return
+    if modes:
+        _print_modes([get_task(name) for name in TASKS], episodes, seed)
         return
     suites = {"embedded": list(TASKS), "metaworld": metaworld.task_names(),
               "robomimic": robomimic.task_names()}
@@ -162,6 +167,25 @@ def tasks(
                  "--suite robomimic" if suites["robomimic"] else
                  f"robomimic tasks: {robomimic.INSTALL}")
         console.print(extra, markup=False)
+
+
+def _print_modes(tasks: list, episodes: int, seed: int) -> None:
+    from bolrl import multimodality
+
+    pairs = [(task, style) for task in tasks for style in task.styles]
+    measured = []
+    with _progress() as progress:
+        job = progress.add_task("measuring the demonstrations", total=len(pairs))
+        for task, style in pairs:
+            measured.append(multimodality.measure(task, style, episodes=episodes, seed=seed))
+            progress.advance(job)
+    table = Table(title="How multimodal the demonstrations are")
+    for col in multimodality.COLUMNS:
+        table.add_column(col)
+    for row in multimodality.rows(measured):
+        table.add_row(*row)
+    console.print(table)
+    console.print(multimodality.READING, markup=False)
 
 
 def _check_task(name, imports, expert, success, horizon, episodes, seed) -> None:

@@ -1,5 +1,6 @@
 """The command line: working commands and one-line errors for user mistakes."""
 
+import pytest
 from typer.testing import CliRunner
 
 from bolrl.cli import app
@@ -45,6 +46,17 @@ def test_tasks_table():
     result = runner.invoke(app, ["tasks", "--episodes", "10"])
     assert result.exit_code == 0, result.output
     assert "nut-assembly" in result.output and "horizon" in result.output
+
+
+@pytest.mark.slow
+def test_tasks_modes_measures_every_embedded_style(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOLRL_CACHE", str(tmp_path))
+    result = runner.invoke(app, ["tasks", "--modes", "--episodes", "20"])
+    assert result.exit_code == 0, result.output
+    for task, style in [("lift", "multimodal"), ("nut-assembly", "scripted"),
+                        ("pick-place", "scripted")]:
+        assert any(task in line and style in line for line in result.output.splitlines())
+    assert "Mean-strategy success" in result.output
 
 
 def test_show_and_status_do_not_import_torch(tmp_path):

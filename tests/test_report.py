@@ -266,3 +266,22 @@ def test_curve_shapes_set_the_papers_curve_beside_only_the_papers_own_tasks(
     build(rows, "syn", 1, tmp_path, ["png"], "bolrl plot")
     text = (tmp_path / "REPORT.md").read_text()
     assert says in text and unsaid not in text
+
+
+@pytest.mark.slow
+def test_a_study_of_two_demonstration_styles_reports_how_multimodal_each_is(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setenv("BOLRL_CACHE", str(tmp_path / "cache"))
+    frame = synthetic_rows(seeds=3, tasks=("lift",))
+    other = frame.copy()
+    other["cell_id"] += "-mm"
+    other["demos_style"] = "multimodal"
+    frame["demos_style"] = "scripted"
+    both = pd.concat([frame, other], ignore_index=True)
+    build(both, "syn", both["cell_id"].nunique(), tmp_path / "out", ["png"], "bolrl plot syn")
+    text = (tmp_path / "out" / "REPORT.md").read_text()
+    section = text.split("## How multimodal the demonstrations are")[1]
+    assert "| lift | scripted | 0/90 deg at 60/40 |" in section
+    assert "| lift | multimodal | 0/90 deg at 50/50 |" in section
+    build(frame, "syn", frame["cell_id"].nunique(), tmp_path / "one", ["png"], "bolrl plot syn")
+    assert "How multimodal" not in (tmp_path / "one" / "REPORT.md").read_text()

@@ -74,6 +74,7 @@ class Lift(Task):
     # cube); half-way (pi / 4) the cube's diagonal (5.7 cm) does not fit between them. Measured
     # (50 episodes each): either strategy 100%, half-way 8%
     STRATEGIES = (0.0, np.pi / 2)
+    STRATEGY_ODDS = {"scripted": (STRATEGIES, (0.6, 0.4)), "multimodal": (STRATEGIES, (0.5, 0.5))}
     OPEN_GRIP = -0.34
     styles = ("scripted", "multimodal")
 
@@ -81,7 +82,8 @@ class Lift(Task):
                strategy: float | None = None) -> WaypointExpert:
         # Two distinct grasps (jaws across either pair of faces), 60 / 40 when scripted, with
         # equal odds when multimodal.
-        quarter = float(rng.choice([0.0, np.pi / 2], p=[0.6, 0.4]))
+        values, odds = self.STRATEGY_ODDS["scripted"]
+        quarter = float(rng.choice(values, p=odds))
         if style == "multimodal":
             quarter = self.STRATEGIES[int(rng.integers(2))]
         if strategy is not None:

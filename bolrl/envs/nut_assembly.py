@@ -126,6 +126,8 @@ class NutAssembly(Task):
     # it over the peg (the square peg takes either); half-way (pi / 4) it does not fit.
     # Measured (50 episodes each): either strategy 100%, half-way 0%
     STRATEGIES = (0.0, np.pi / 2)
+    STRATEGY_ODDS = {"scripted": ((0.0, np.pi / 2, -np.pi / 2), (0.6, 0.2, 0.2)),
+                     "multimodal": (STRATEGIES, (0.5, 0.5))}
     styles = ("scripted", "multimodal")
 
     def expert(self, rng: np.random.Generator, style: str = "scripted",
@@ -136,7 +138,8 @@ class NutAssembly(Task):
         # Which of the two jaw orientations grasps the handle, and which quarter turn of the
         # ring is aligned with the peg: per-episode choices that make the demos multimodal.
         half_turn = float(rng.choice([0.0, np.pi], p=[0.5, 0.5]))
-        quarter = float(rng.choice([0.0, np.pi / 2, -np.pi / 2], p=[0.6, 0.2, 0.2]))
+        values, odds = self.STRATEGY_ODDS["scripted"]
+        quarter = float(rng.choice(values, p=odds))
         if style == "multimodal":
             quarter = self.STRATEGIES[int(rng.integers(2))]
         if strategy is not None:

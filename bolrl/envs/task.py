@@ -124,6 +124,10 @@ class Task:
     # strategies (values of `expert(strategy=...)`; their average fails).
     styles: tuple[str, ...] = ("scripted",)
     STRATEGIES: tuple[float, ...] = ()
+    # Per style, the expert's per-episode strategy choice: (values, probabilities), the values
+    # those of `expert(strategy=...)`. Empty where the expert makes no such choice. What
+    # `bolrl.multimodality` averages to find what a mean-seeking imitator would do.
+    STRATEGY_ODDS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
 
     def xml(self) -> str:
         return scene.scene_xml(self.name, self.objects_xml)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bolrl.report.data import comparison_keys, ok_rows
+from bolrl.report.data import comparison_keys, demos_styles, ok_rows
 from bolrl.report.figures import comparison_figure, data_scaling_figure, noise_figure
 from bolrl.report.findings import (
     ALPHA,
@@ -91,8 +91,9 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
         partial = (f"Partial results: {finished - failed} of {total_cells} cells finished"
                    + (f", {failed} failed (excluded)" if failed else "") + ".")
     base_md = base_per_seed_markdown(rows, band)
+    demos_md = _multimodality_markdown(rows)
     _write_report(out_dir, study_name, results, figures, table, findings_md, paper_md,
-                  shapes_md, partial, command, notes or [], base_md)
+                  shapes_md, partial, command, notes or [], base_md, demos_md)
     return Report(out_dir, figures, table, findings_md, partial)
 
 
@@ -145,9 +146,26 @@ def provenance_lines(results: pd.DataFrame) -> list[str]:
     return [f"- produced by: {'; '.join(same)}", *differ]
 
 
+def _multimodality_markdown(rows: pd.DataFrame) -> str:
+    """Where a study varies the demonstration style: how multimodal each style's
+    demonstrations are (measured on 60 fresh ones per task and style, bolrl/multimodality.py)."""
+    styles = demos_styles(rows)
+    if styles.nunique() < 2:
+        return ""
+    from bolrl import multimodality
+
+    measured = multimodality.for_rows(list(zip(rows["task"], styles, strict=True)))
+    if not measured:
+        return ""
+    return (f"{multimodality.markdown(measured)}\n{multimodality.READING} Measured on "
+            f"{measured[0].demos} demonstrations per task and style (seed 0), not on the "
+            "study's few.\n")
+
+
 def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list[Path],
                   table: pd.DataFrame, findings_md: str, paper_md: str, shapes_md: str,
-                  partial: str, command: str, notes: list[str], base_md: str) -> None:
+                  partial: str, command: str, notes: list[str], base_md: str,
+                  demos_md: str = "") -> None:
     compute = results[["collect_s", "train_s", "eval_s"]].sum().sum()
     lines = [
         f"# {name}: results",
@@ -197,6 +215,8 @@ def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list
                  if p.stem == stem and p.suffix == fmt][0]
         lines += [f"![{stem}](figures/{shown.name})" if shown.suffix != ".pdf"
                   else f"- [{stem}](figures/{shown.name}) (PDF)", ""]
+    if demos_md:
+        lines += ["## How multimodal the demonstrations are", "", demos_md]
     if base_md:
         lines += ["## Base policies per seed", "", base_md]
     lines += ["## Final success per method and task", "",
