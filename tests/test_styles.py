@@ -72,3 +72,53 @@ def test_a_multimodal_cell_trains_on_multimodal_demonstrations(tmp_path):
     mine = demonstrations(task, 3, cell.seed, style="multimodal")
     scripted = demonstrations(task, 3, cell.seed)
     assert not np.array_equal(mine.actions[:20], scripted.actions[:20])
+
+
+def first_actions(task, style: str, n: int = 256, reset_seed: int = 0):
+    """The first action of `n` experts of a style from one reset state (one observation)."""
+    q0 = task.init_qpos(np.random.default_rng(reset_seed))
+    actions = np.array([task.expert(np.random.default_rng(i), style).act(q0) for i in range(n)])
+    return task.observe(q0[None])[0], actions.astype(np.float32)
+
+
+def fit(policy_name: str, obs: np.ndarray, actions: np.ndarray, steps: int = 1200):
+    """BC of `policy_name` on (one observation, many actions); the trained policy."""
+    import torch
+
+    from bolrl.policies import POLICIES
+
+    torch.manual_seed(0)
+    policy = POLICIES[policy_name](len(obs), actions.shape[1], hidden=128, layers=3,
+                                   diffusion_steps=10, nll_beta=0.0, log_std_min=-2.0)
+    opt = torch.optim.Adam(policy.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    o, a = torch.as_tensor(obs)[None].repeat(256, 1), torch.as_tensor(actions)
+    for _ in range(steps):
+        loss = policy.loss(o, a[torch.randint(len(a), (256,), generator=g)], generator=g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return policy
+
+
+def test_on_multimodal_lift_demos_the_gaussian_averages_the_grasps_and_diffusion_picks_one():
+    """Where lift's multimodal experts split (the first step: turn the jaws one way or the
+    other, yaw action about +1 or -1 from the same state), the paper's Gaussian (plain NLL)
+    acts near the average of the two, a turn that leads to neither grasp; the diffusion
+    policy's samples fall near one grasp's turn or the other's."""
+    import torch
+
+    task = get_task("lift")
+    obs, actions = first_actions(task, "multimodal")
+    yaw = actions[:, 3]
+    modes = yaw[yaw > 0].mean(), yaw[yaw < 0].mean()
+    assert modes[0] > 0.8 and modes[1] < -0.8 and 0.3 < np.mean(yaw > 0) < 0.7
+    o = torch.as_tensor(obs)[None]
+    gaussian, diffusion = fit("gaussian", obs, actions), fit("diffusion", obs, actions)
+    with torch.no_grad():
+        gauss = gaussian.act(o, None)[0, 3].item()
+        diff = diffusion.sample(o, 1000, torch.Generator().manual_seed(1))
+    assert abs(gauss - np.mean(yaw)) < 0.3 and abs(gauss) < 0.5  # between the grasps
+    d = diff[0, :, 3].numpy()
+    near = [np.mean(np.abs(d - m) < 0.3) for m in modes]
+    assert min(near) > 0.25 and sum(near) > 0.8  # on the grasps, both of them
