@@ -473,13 +473,20 @@ def _bench_envs(n_envs: int, seconds: float, output: Path) -> None:
 # ---------------------------------------------------------------- studies and the grid
 
 
-def _load_study(study: str | None, runnable: bool = True):
-    """The study, validated; `runnable=False` for commands that only read its results (its
-    tasks are not built, so a suite's study reads without the suite's extra)."""
+# the --set overrides and --name of this command, repeated in the commands it suggests
+_given: dict = {"sets": [], "name": None}
+
+
+def _load_study(study: str | None, runnable: bool = True, sets: list[str] | None = None,
+                name: str | None = None):
+    """The study, validated, with `sets` (--set TABLE.KEY=VALUE) applied over its file;
+    `runnable=False` for commands that only read its results (its tasks are not built, so a
+    suite's study reads without the suite's extra)."""
     from bolrl.study import StudyError, find_study, load_study
 
+    _given.update(sets=list(sets or []), name=name)
     try:
-        s = load_study(find_study(study), runnable=runnable)
+        s = load_study(find_study(study), runnable=runnable, overrides=sets or [], name=name)
     except StudyError as exc:
         fail(str(exc))
     _warn(s)
@@ -494,9 +501,16 @@ def _warn(s) -> None:
 
 
 def _cmd(verb: str, study: str | None, results: Path, *args: str) -> str:
-    """A bolrl command line to suggest, repeating the study and the --results the user gave:
-    'bolrl run-grid studies/x.toml --results /tmp/r --retry-failed'."""
+    """A bolrl command line to suggest, repeating the study, the --set overrides, --name and
+    the --results the user gave: 'bolrl run-grid studies/x.toml --results /tmp/r
+    --retry-failed'."""
+    import shlex
+
     parts = ["bolrl", verb, *([study] if study else []), *args]
+    for assignment in _given["sets"]:
+        parts += ["--set", shlex.quote(assignment)]
+    if _given["name"]:
+        parts += ["--name", shlex.quote(_given["name"])]
     if Path(results) != Path("results"):
         parts += ["--results", str(results)]
     return " ".join(parts)
@@ -536,8 +550,10 @@ def _on_device(cells: list, device: str | None) -> list:
 
 def _claim_study_dir(results: Path, s) -> None:
     """Record which study file writes results/<name>, and warn when another file of the same
-    [study].name has written there before (their cells would share one directory)."""
+    [study].name has written there before (their cells would share one directory); save the
+    study as it runs there (study.toml, an earlier different one to study-history/)."""
     from bolrl.files import write_atomic
+    from bolrl.overrides import save as save_resolved
 
     marker = results / s.name / "study-file"
     here = str(Path(s.path).resolve())
@@ -549,8 +565,12 @@ def _claim_study_dir(results: Path, s) -> None:
                               f"one of them its own [study].name", highlight=False)
         if before != here:
             write_atomic(marker, lambda tmp: Path(tmp).write_text(here + "\n"))
+        moved = save_resolved(results / s.name, s.resolved)
     except OSError as exc:
         fail(f"cannot write to {results / s.name}: {exc.strerror or exc}")
+    if moved:
+        err_console.print(f"note: the study's settings differ from its last run's; that run's "
+                          f"study.toml is now {moved}", highlight=False, markup=False)
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -563,6 +583,12 @@ def _fmt_duration(seconds: float) -> str:
 STUDY_ARG = typer.Argument(None, help="Study name (in ./studies) or path to a study TOML "
                                       "(default: quick).")
 RESULTS_OPT = typer.Option(Path("results"), "--results", help="Results root directory.")
+SET_OPT = typer.Option([], "--set", help="Override a setting of the study file, TABLE.KEY="
+                       "VALUE (a TOML value; repeatable), e.g. --set train.lr=3e-4 --set "
+                       "study.seeds=[0,1]. The study then has its own name and results "
+                       "directory, e.g. quick+lr=3e-4 (or --name).")
+NAME_OPT = typer.Option(None, "--name", help="The study's name (its results directory) in "
+                        "place of the file's, or of the one --set derives.")
 
 
 @app.command()
@@ -573,6 +599,11 @@ def show(
     keys: bool = typer.Option(False, "--keys", help="Print every key a study file can set, "
                               "with its default, allowed values and meaning."),
     results: Path = RESULTS_OPT,
+    sets: list[str] = SET_OPT,
+    name: str = NAME_OPT,
+    resolved: bool = typer.Option(False, "--resolved", help="Print only the study as it would "
+                                  "run (TOML, --set overrides applied; what run-grid saves as "
+                                  "results/<study>/study.toml)."),
 ) -> None:
     """Print a study's grid without running it: cells, dropped combinations, estimated cost,
     and the smallest difference it can detect (from its rows in --results where it has some,
@@ -586,14 +617,18 @@ def show(
         return
     from bolrl.study import StudyError, SuiteMissing, find_study, load_study
 
+    _given.update(sets=list(sets), name=name)
     try:  # its tasks built, as run-grid will build them: a bad task or file is an error here
-        s = load_study(find_study(study))
+        s = load_study(find_study(study), overrides=sets, name=name)
     except SuiteMissing as exc:  # ... but a suite's study reads without the suite's extra
         err_console.print(f"[yellow]note:[/] it cannot run here: {escape(str(exc))}",
                           highlight=False, soft_wrap=True)
-        s = load_study(find_study(study), runnable=False)
+        s = load_study(find_study(study), runnable=False, overrides=sets, name=name)
     except StudyError as exc:
         fail(str(exc))
+    if resolved:
+        print(s.resolved, end="")
+        return
     if not ids:
         _warn(s)
     if ids:
@@ -700,6 +735,8 @@ def _print_design(s, results: Path, total: float, workers: int) -> None:
 def status(
     study: str = STUDY_ARG,
     results: Path = RESULTS_OPT,
+    sets: list[str] = SET_OPT,
+    name: str = NAME_OPT,
     failed_only: bool = typer.Option(False, "--failed", help="List only the failed cells, "
                                      "with their errors."),
 ) -> None:
@@ -710,7 +747,7 @@ def status(
     from bolrl.inventory import take
     from bolrl.results import cell_error, study_dir
 
-    s = _load_study(study, runnable=False)
+    s = _load_study(study, runnable=False, sets=sets, name=name)
     _vet_results(results, s.name)
     if not (study_dir(results, s.name) / "cells").is_dir():
         err_console.print(f"[yellow]note:[/] no results of study {s.name!r} under {results} "
@@ -834,6 +871,8 @@ def run_grid(
                                "their shared base policies)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Rerun failed cells only."),
     results: Path = RESULTS_OPT,
+    sets: list[str] = SET_OPT,
+    name: str = NAME_OPT,
     executor: str = typer.Option("local", help="local (a process pool) or ray."),
     address: str = typer.Option(None, help="Ray cluster address (default: start a local "
                                 "Ray instance)."),
@@ -851,7 +890,7 @@ def run_grid(
     from bolrl.bases import bases_dir, spread
     from bolrl.results import cell_status
 
-    s = _load_study(study)
+    s = _load_study(study, sets=sets, name=name)
     workers = workers if workers is not None else (os.cpu_count() or 1)
     _positive(workers, "--workers")
     if executor not in ("local", "ray"):
@@ -954,6 +993,8 @@ def run_grid(
 def export(
     study: str = STUDY_ARG,
     results: Path = RESULTS_OPT,
+    sets: list[str] = SET_OPT,
+    name: str = NAME_OPT,
     out: Path = typer.Option(None, "--out", help="The CSV to write (default: "
                              "results/<study>/rows.csv)."),
     as_run: bool = typer.Option(False, "--as-run", help="Every finished cell of the folder as "
@@ -961,7 +1002,7 @@ def export(
 ) -> None:
     """Write a study's rows (one per cell and round, every column of the results schema) to
     CSV, for spreadsheets and other tools: the study's current cells, or --as-run."""
-    s = _load_study(study, runnable=False)
+    s = _load_study(study, runnable=False, sets=sets, name=name)
     _vet_results(results, s.name)
     frame, _ = _rows_to_plot(s, study, results, as_run)
     if out is None:
@@ -983,12 +1024,14 @@ def run_cell_cmd(
     cell_id: str = typer.Argument(..., help="Cell id (see `bolrl show`)."),
     force: bool = typer.Option(False, "--force", help="Rerun even if finished."),
     results: Path = RESULTS_OPT,
+    sets: list[str] = SET_OPT,
+    name: str = NAME_OPT,
     device: str = DEVICE_OPT,
 ) -> None:
     """Run one cell in this process (for debugging and for job arrays)."""
     from bolrl.study import StudyError
 
-    s = _load_study(study)
+    s = _load_study(study, sets=sets, name=name)
     try:
         cell = s.cell(cell_id)
     except StudyError as exc:
@@ -996,6 +1039,7 @@ def run_cell_cmd(
     cell = _on_device([cell], device)[0]
     results = _writable_dir(results)
     _vet_results(results, s.name)
+    _claim_study_dir(results, s)
     r = _run_cells(s, [cell], results, 1, force)[0]
     if r.status == "skipped":
         console.print(f"cell {cell_id} is already finished (rerun it with "
@@ -1011,6 +1055,8 @@ def run_cell_cmd(
 def calibrate(
     study: str = STUDY_ARG,
     results: Path = RESULTS_OPT,
+    sets: list[str] = SET_OPT,
+    name: str = NAME_OPT,
     workers: int = typer.Option(None, help="Worker processes (default: the number of cores)."),
 ) -> None:
     """Choose each task's demonstration count on the study's calibration seeds, so that the
@@ -1020,7 +1066,7 @@ def calibrate(
     from bolrl.executors import run_local
     from bolrl.results import load_results
 
-    s = _load_study(study)
+    s = _load_study(study, sets=sets, name=name)
     seeds = list(s.table.calibration_seeds)
     if not seeds:
         fail(f"{s.path}: [study].calibration_seeds is empty: name seeds that are not among the "
@@ -1113,6 +1159,8 @@ def _rows_to_plot(s, study: str | None, results: Path, as_run: bool):
 def plot(
     study: str = STUDY_ARG,
     results: Path = RESULTS_OPT,
+    sets: list[str] = SET_OPT,
+    name: str = NAME_OPT,
     formats: str = typer.Option("png,pdf", "--format", help="Figure formats, comma-separated."),
     tasks: str = typer.Option(None, help="Only these tasks, comma-separated."),
     methods: str = typer.Option(None, help="Only these methods (as in `bolrl show`), "
@@ -1131,7 +1179,7 @@ def plot(
     from bolrl.report.tables import to_rich
     from bolrl.results import study_dir
 
-    s = _load_study(study, runnable=False)
+    s = _load_study(study, runnable=False, sets=sets, name=name)
     fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
     bad = [f for f in fmts if f not in ("png", "pdf", "svg")]
     if bad or not fmts:

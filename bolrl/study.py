@@ -166,6 +166,7 @@ class Study:
     dropped: list[tuple[dict, str]] = field(default_factory=list)
     table: StudyTable = field(default_factory=StudyTable)  # its [study] table, as parsed
     warnings: list[str] = field(default_factory=list)  # inputs accepted, likely mistakes
+    resolved: str = ""  # the study as it runs, as TOML (bolrl.overrides.resolved_text)
 
     def cell(self, cell_id: str) -> Cell:
         """The cell with this id, or the one cell whose id starts with it."""
@@ -331,9 +332,10 @@ def parse(path: Path, raw: dict, runnable: bool = True) -> dict:
     study = settings["study"]
     if not study.name:
         settings["study"] = study = dataclasses.replace(study, name=Path(path).stem)
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", study.name):
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._=+-]*", study.name):
         raise StudyError(f"{path}: [study].name must be a plain name (letters, digits, '.', "
-                         f"'_', '-'): it names the results directory, got {study.name!r}")
+                         f"'_', '-', and '+' '=' as in names --set derives): it names the "
+                         f"results directory, got {study.name!r}")
     if not re.fullmatch(DEVICE_PATTERN, settings["train"].device):
         raise StudyError(f"{path}: [train].device must be cpu, cuda, cuda:N or auto, got "
                          f"{settings['train'].device!r}")
@@ -587,16 +589,38 @@ def expand(settings: dict) -> tuple[list[Cell], list[tuple[dict, str]]]:
     return cells, dropped
 
 
-def load_study(path: Path, runnable: bool = True) -> Study:
+def load_study(path: Path, runnable: bool = True, overrides: list[str] | tuple = (),
+               name: str | None = None) -> Study:
     """The study at `path`, its cells expanded. `runnable=False` reads it without building its
-    tasks (see `parse`): enough for its cell ids and its results, not to run it."""
+    tasks (see `parse`): enough for its cell ids and its results, not to run it. `overrides`
+    (`TABLE.KEY=VALUE`, bolrl.overrides) apply over the file, and give the study a name of its
+    own unless they set one or `name` is given."""
+    from bolrl import overrides as over
+
     path = Path(path)
-    settings = parse(path, load_toml(path), runnable)
-    cells, dropped = expand(settings)
+    raw = load_toml(path)
+    overrides = list(overrides)
+    try:
+        raw = over.apply(raw, overrides)
+    except over.OverrideError as exc:
+        raise StudyError(str(exc)) from None
+    table = raw.get("study") if isinstance(raw.get("study"), dict) else None
+    if table is not None and (name or (overrides and not any(
+            "name" in over.parse(a).get("study", {}) for a in overrides))):
+        table["name"] = name or over.derived_name(table.get("name") or path.stem, overrides)
+    try:
+        settings = parse(path, raw, runnable)
+        cells, dropped = expand(settings)
+    except StudyError as exc:
+        if not overrides:
+            raise
+        sets = " ".join(f"--set {a}" for a in overrides)
+        raise type(exc)(f"{exc} (with {sets})") from None
     if not cells:
         raise StudyError(f"{path}: the grid has no valid cells")
     return Study(settings["study"].name, path, settings["study"].description, cells, dropped,
-                 settings["study"], likely_mistakes(path, settings["study"]))
+                 settings["study"], likely_mistakes(path, settings["study"]),
+                 over.resolved_text(raw, path, overrides))
 
 
 def likely_mistakes(path: Path, study: StudyTable) -> list[str]:
