@@ -806,8 +806,30 @@ def _eta(task) -> str:
     return f"about {_fmt_duration(left)} left" if left is not None else "no estimate yet"
 
 
+def _open_log(results: Path, s, cells: list):
+    """This run's log file, results/<study>/logs/run-<UTC time>.log, opened with a header;
+    each event of the run is a line in it, terminal or not."""
+    import shlex
+    import sys
+    from datetime import UTC, datetime
+
+    from bolrl.provenance import git_sha
+
+    logs = results / s.name / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    path = logs / f"run-{now.strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}.log"
+    log = path.open("a", buffering=1)  # a line at a time: it can be read as the run goes
+    log.write(f"{now.isoformat(timespec='seconds')} bolrl {shlex.join(sys.argv[1:])}\n"
+              f"{now.isoformat(timespec='seconds')} study {s.name} ({s.path}), "
+              f"{_count(len(cells), 'cell')} to run, git {git_sha()[:12] or 'unknown'}\n")
+    return log
+
+
 def _run_cells(s, cells, results: Path, workers: int, force: bool, executor: str = "local",
                ray_options: dict | None = None) -> list:
+    from datetime import UTC, datetime
+
     from rich.progress import SpinnerColumn, TextColumn
 
     from bolrl.executors import RayUnavailable, run_local, run_ray
@@ -822,16 +844,25 @@ def _run_cells(s, cells, results: Path, workers: int, force: bool, executor: str
     lines: dict[str, int] = {}
     done_rounds: dict[str, int] = {}
     finished: list[str] = []
+    log = _open_log(results, s, cells)
+
+    def event_line(line: str, terminal_too: bool = False) -> None:
+        """To the log file always; to the console where there is no terminal (nohup, CI,
+        Slurm: a line each), or always with `terminal_too`."""
+        log.write(f"{datetime.now(UTC).isoformat(timespec='seconds')} {line}\n")
+        if terminal_too:
+            progress.console.print(line, markup=False, highlight=False)
+        elif not console.is_terminal:
+            _plain(line)
 
     def on_event(event) -> None:
         kind, cell_id = event[0], event[1]
         cell = by_id[cell_id]
         if kind == "start":
-            if not console.is_terminal:
-                _plain(f"{cell.label} ({cell_id}): started")
+            event_line(f"{cell.label} ({cell_id}): started")
             return
         if kind == "round":
-            _, _, round_index, phase = event
+            round_index, phase = event[2], event[3]
             if cell_id not in lines:
                 lines[cell_id] = progress.add_task("", total=cell.rounds + 1)
             if phase == "done":
@@ -839,10 +870,11 @@ def _run_cells(s, cells, results: Path, workers: int, force: bool, executor: str
                 progress.advance(overall)
             progress.update(lines[cell_id], completed=done_rounds.get(cell_id, 0),
                             description=f"  {cell.label}: round {round_index} {phase}")
-            if phase == "done" and not console.is_terminal:  # nohup, CI, Slurm: a line each
-                _plain(f"{cell.label} ({cell_id}): round {round_index} done; "
-                       f"{progress.tasks[overall].completed:.0f}/{total_rounds} cell-rounds of "
-                       f"the run, {_eta(progress.tasks[overall])}")
+            if phase == "done":
+                success = f", success {event[4]:.2f}" if len(event) > 4 else ""
+                event_line(f"{cell.label} ({cell_id}): round {round_index} done{success}; "
+                           f"{progress.tasks[overall].completed:.0f}/{total_rounds} cell-rounds "
+                           f"of the run, {_eta(progress.tasks[overall])}")
         elif kind == "done":
             _, _, st, final = event
             if cell_id in lines:
@@ -852,15 +884,20 @@ def _run_cells(s, cells, results: Path, workers: int, force: bool, executor: str
             progress.update(overall, advance=skipped,
                             description=f"{s.name}: {len(finished)}/{len(cells)} cells, rounds")
             result = f"final success {final:.2f}" if final is not None else "FAILED"
-            progress.console.print(f"{cell.label} ({cell_id}): {result}")
+            event_line(f"{cell.label} ({cell_id}): {result}", terminal_too=True)
 
-    with progress:
-        if executor == "ray":
-            try:
-                return run_ray(cells, results, force, on_event, **(ray_options or {}))
-            except RayUnavailable as exc:
-                fail(str(exc))
-        return run_local(cells, results, workers, force, on_event)
+    try:
+        with progress:
+            if executor == "ray":
+                try:
+                    return run_ray(cells, results, force, on_event, **(ray_options or {}))
+                except RayUnavailable as exc:
+                    fail(str(exc))
+            return run_local(cells, results, workers, force, on_event)
+    finally:
+        event_line(f"run ended: {len(finished)} of {_count(len(cells), 'cell')} finished or "
+                   f"skipped")
+        log.close()
 
 
 @app.command("run-grid")

@@ -24,7 +24,8 @@ from pathlib import Path
 from bolrl.results import cell_status, run_dir, write_cell
 from bolrl.study import Cell
 
-# ("start", cell_id, pid) | ("round", cell_id, round, phase) | ("done", cell_id, status, final)
+# ("start", cell_id, pid) | ("round", cell_id, round, phase[, success when phase is "done"])
+# | ("done", cell_id, status, final)
 Event = tuple
 
 
@@ -118,7 +119,7 @@ def run_job(cell: Cell, results: Path, force: bool = False, events=None) -> JobR
         status = cell_status(results, cell.study, cell.cell_id)
         if status is not None and not force:
             return JobResult(cell.cell_id, "skipped")
-        say = lambda cid, r, phase: emit("round", cid, r, phase)  # noqa: E731
+        say = lambda cid, r, phase, *detail: emit("round", cid, r, phase, *detail)  # noqa: E731
         if force:  # the rerun works beside the old cell, which stays whole until it is done
             scratch = rdir.with_name(rdir.name + RERUN)
             shutil.rmtree(scratch, ignore_errors=True)
@@ -232,7 +233,8 @@ def _ray_job(cell: Cell, results: str, force: bool, events, return_rows: bool,
     events.put(("start", cell.cell_id, os.getpid()))
     with tempfile.TemporaryDirectory() as tmp:
         rows = run_cell(cell, Path(tmp),
-                        progress=lambda cid, r, phase: events.put(("round", cid, r, phase)))
+                        progress=lambda cid, r, phase, *detail: events.put(
+                            ("round", cid, r, phase, *detail)))
     last = rows[-1]
     final = last.get("eval_success_rate") if last["status"] == "ok" else None
     events.put(("done", cell.cell_id, last["status"], final))

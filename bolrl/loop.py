@@ -42,7 +42,9 @@ from bolrl.study import Cell
 EVAL_STREAM = 2000
 COLLECT_STREAM = 3000
 
-Progress = Callable[[str, int, str], None]  # (cell_id, round, phase)
+# (cell_id, round, phase, *detail): phases demos, collect, train, evaluate, done; "done" comes
+# with the round's evaluation success
+Progress = Callable[..., None]
 
 
 class AgentActor:
@@ -159,7 +161,7 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
     (default: the cell's run directory; a forced rerun works in a scratch one). An exception
     inside the loop ends the cell with a final row of status `failed` naming the round and
     the error. Torch's thread count is the executor's to set (one per local worker)."""
-    say = progress or (lambda cell_id, round_index, phase: None)
+    say = progress or (lambda cell_id, round_index, phase, *detail: None)
     rdir = rdir or run_dir(results, cell.study, cell.cell_id)
     rdir.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
@@ -225,7 +227,7 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
                 device=str(agent.device),
             ))
             _save_checkpoint(rdir, round_index, agent, data, rows, demo_transitions)
-            say(cell.cell_id, round_index, "done")
+            say(cell.cell_id, round_index, "done", success)
     except Exception as exc:  # recorded, so that the other cells of the grid go on
         if isinstance(exc, NonFiniteLoss):
             error = f"round {round_index}: {exc}"

@@ -32,7 +32,14 @@ def test_run_grid_smoke_end_to_end(tmp_path):
     assert result.exit_code == 0, result.output
     # no terminal (as under nohup or CI): a line per cell started and per round finished
     assert result.output.count(": started") == 3
-    assert result.output.count(" done; ") == 9 and "9/9 cell-rounds of the run" in result.output
+    assert result.output.count(" done, success ") == 9
+    assert "9/9 cell-rounds of the run" in result.output
+    # ... and the same events, timestamped, in the run's log file
+    (log,) = (tmp_path / "smoke" / "logs").glob("run-*.log")
+    text = log.read_text()
+    assert "bolrl " in text.splitlines()[0] and text.count(" done, success ") == 9
+    assert text.count(": started") == 3 and text.count("final success") == 3
+    assert "run ended: 3 of 3 cells" in text.splitlines()[-1]
     study = load_study(SMOKE)
     frame = load_results(tmp_path, "smoke")
     assert set(frame["cell_id"]) == {c.cell_id for c in study.cells}
@@ -67,7 +74,7 @@ def test_interrupted_cell_resumes_to_the_same_rows(tmp_path):
     cell = load_study(SMOKE).cells[1]  # iql + best-of-n: critic, policy and sampling state
     reference = loop.run_cell(cell, tmp_path / "a")
 
-    def interrupt(cell_id, round_index, phase):
+    def interrupt(cell_id, round_index, phase, *detail):
         if round_index == 2 and phase == "train":
             raise KeyboardInterrupt
 
