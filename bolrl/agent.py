@@ -400,6 +400,17 @@ class Agent:
             state["critic_trained"] = self.critic_trained
         return state
 
+    def acting_state(self) -> dict:
+        """What acting needs, without the optimizers' states: the normalizer, the policy (and
+        its EMA), the critic (best-of-N acts with it) and the sampling generator. Kept per
+        round (`bolrl eval`)."""
+        return {k: v for k, v in self.state_dict().items()
+                if k not in ("policy_opt", "critic_opt")}
+
+    def load_acting_state(self, state: dict) -> None:
+        """An `acting_state` loaded; the optimizers stay as built (acting never reads them)."""
+        self.load_state_dict({**self.state_dict(), **state})
+
     def load_state_dict(self, state: dict) -> None:
         self.load_base_policy_state(state)
         if self.critic is not None:

@@ -1055,6 +1055,65 @@ def export(
                   markup=False)
 
 
+@app.command("eval")
+def eval_cmd(
+    study: str = typer.Argument(..., help="Study name or path."),
+    cell_id: str = typer.Argument(..., help="Cell id (see `bolrl show`; a unique prefix)."),
+    round_index: int = typer.Option(None, "--round", help="The round whose agent to load "
+                                    "(default: the last one kept)."),
+    episodes: int = typer.Option(None, "--episodes", help="Evaluation episodes (default: the "
+                                 "cell's eval_episodes)."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the evaluation states (default: "
+                             "the cell's seed, i.e. the states its rows were evaluated on)."),
+    video: Path = typer.Option(None, "--video", help="Also render rollouts of the agent to this "
+                               "GIF (embedded tasks; MUJOCO_GL=egl where there is no display)."),
+    video_episodes: int = typer.Option(2, "--video-episodes", help="Episodes in the video."),
+    results: Path = RESULTS_OPT,
+    sets: list[str] = SET_OPT,
+    name: str = NAME_OPT,
+) -> None:
+    """Load a round's agent of a finished (or running) cell, evaluate it again, and watch it
+    act: a rollout video of the policy as it was at that round."""
+    from bolrl import evaluation
+    from bolrl.results import load_results, run_dir
+    from bolrl.study import StudyError
+
+    s = _load_study(study, sets=sets, name=name)
+    try:
+        cell = s.cell(cell_id)
+    except StudyError as exc:
+        fail(str(exc))
+    seed = cell.seed if seed is None else seed
+    episodes = _positive(cell.eval_episodes if episodes is None else episodes, "--episodes")
+    _positive(video_episodes, "--video-episodes")
+    try:
+        if video is not None:
+            evaluation.check_video_path(video)
+        agent, k = evaluation.load_agent(cell, run_dir(results, s.name, cell.cell_id),
+                                         round_index)
+        with console.status(f"evaluating round {k} of {cell.label} on {episodes} episodes..."):
+            got = evaluation.evaluate(cell, agent, episodes, seed)
+        line = (f"{cell.label} ({cell.cell_id}), round {k}: success {100 * got.success:.0f}% "
+                f"over {episodes} episodes (seed {seed}), mean length {got.mean_length:.0f} steps")
+        if seed == cell.seed and episodes == cell.eval_episodes:
+            frame = load_results(results, s.name)
+            row = frame[(frame["cell_id"] == cell.cell_id) & (frame["round"] == k)]
+            if len(row):
+                line += (f"; its row: {100 * row['eval_success_rate'].iloc[0]:.0f}% on the "
+                         f"same states")
+        console.print(line, markup=False, highlight=False)
+        if video is not None:
+            agent, _ = evaluation.load_agent(cell, run_dir(results, s.name, cell.cell_id), k)
+            states, succeeded = evaluation.record(cell, agent, video_episodes, seed)
+            frames = evaluation.render(cell.task, states)
+            evaluation.write_video(frames, video)
+            console.print(f"wrote {video}: {len(states)} episodes, {len(frames)} frames "
+                          f"({', '.join('success' if ok else 'failure' for ok in succeeded)})",
+                          markup=False, highlight=False)
+    except evaluation.EvalError as exc:
+        fail(str(exc))
+
+
 @app.command("run-cell")
 def run_cell_cmd(
     study: str = typer.Argument(..., help="Study name or path."),
@@ -1269,6 +1328,10 @@ def _slug(tasks: str | None, methods: str | None) -> str:
 
 
 def main() -> None:
+    # offscreen rendering (bolrl eval --video) where there is no display: MuJoCo reads the
+    # setting when it is first imported, before any command runs
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("MUJOCO_GL", "egl")
     app()
 
 

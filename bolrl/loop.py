@@ -128,6 +128,11 @@ def _row(cell: Cell, round_index: int, **values) -> dict:
     return make_row(**{**identity, **values})
 
 
+def acting_path(rdir: Path, round_index: int) -> Path:
+    """Where a cell's run keeps the agent of a round as it began to act (Agent.acting_state)."""
+    return rdir / f"acting-round{round_index}.pt"
+
+
 def _save_checkpoint(rdir: Path, round_index: int, agent: Agent, data: Episodes, rows: list,
                      demo_transitions: int) -> None:
     """Dataset first (a file per round), then the checkpoint that names it, then clean up."""
@@ -207,6 +212,10 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
             else:
                 losses = agent.train(demos, autonomous, steps)
             train_s = time.perf_counter() - t0
+            # the round's agent as it starts to act (its generator's state included), for
+            # `bolrl eval`: evaluated again on the same states, it gives this round's row
+            write_atomic(acting_path(rdir, round_index),
+                         lambda tmp: torch.save(agent.acting_state(), tmp))
             say(cell.cell_id, round_index, "evaluate")
             t0 = time.perf_counter()
             success, length = evaluate(cell, agent)
