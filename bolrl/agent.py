@@ -401,11 +401,14 @@ class Agent:
         return state
 
     def acting_state(self) -> dict:
-        """What acting needs, without the optimizers' states: the normalizer, the policy (and
-        its EMA), the critic (best-of-N acts with it) and the sampling generator. Kept per
-        round (`bolrl eval`)."""
-        return {k: v for k, v in self.state_dict().items()
-                if k not in ("policy_opt", "critic_opt")}
+        """What acting needs, without the optimizers' states: the normalizer, the acting policy
+        (its moving average where there is one), the critic (best-of-N acts with it) and the
+        sampling generator. Kept per round (`bolrl eval`): about 1 MB at the paper study's
+        sizes."""
+        training_only = {"policy_opt", "critic_opt"}
+        if self.policy_ema is not None:  # the average acts; the trained weights do not
+            training_only.add("policy")
+        return {k: v for k, v in self.state_dict().items() if k not in training_only}
 
     def load_acting_state(self, state: dict) -> None:
         """An `acting_state` loaded; the optimizers stay as built (acting never reads them)."""
