@@ -1253,7 +1253,9 @@ def _rows_to_plot(s, study: str | None, results: Path, as_run: bool):
 
 @app.command()
 def plot(
-    study: str = STUDY_ARG,
+    studies: list[str] = typer.Argument(None, help="Study name (in ./studies) or path to a "
+                                        "study TOML (default: quick); two studies: one report "
+                                        "comparing them, method by method (B - A)."),
     results: Path = RESULTS_OPT,
     sets: list[str] = SET_OPT,
     name: str = NAME_OPT,
@@ -1270,16 +1272,28 @@ def plot(
                                 "report names the settings that differ from the study file."),
 ) -> None:
     """Figures, tables and REPORT.md for a study's results (what has finished so far): the
-    cells of the study as its file stands now, or with --as-run the rows as they ran."""
+    cells of the study as its file stands now, or with --as-run the rows as they ran. Two
+    studies: a report of each method they share, B against A."""
     from bolrl.report.report import build
     from bolrl.report.tables import to_rich
     from bolrl.results import study_dir
 
-    s = _load_study(study, runnable=False, sets=sets, name=name)
+    studies = list(studies or [])
+    if len(studies) > 2:
+        fail(f"plot takes one study, or two to compare; got {len(studies)}")
     fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
     bad = [f for f in fmts if f not in ("png", "pdf", "svg")]
     if bad or not fmts:
         fail(f"--format: unknown format {', '.join(bad) or formats!r}; choose from png, pdf, svg")
+    if len(studies) == 2:
+        if sets or name or tasks or methods:
+            fail("plot A B compares the two studies as their files stand: give a variant by "
+                 "its saved file (results/<study>/study.toml), without --set, --name, --tasks "
+                 "or --methods")
+        _plot_two(studies, results, fmts, out, as_run)
+        return
+    study = studies[0] if studies else None
+    s = _load_study(study, runnable=False, sets=sets, name=name)
     _vet_results(results, s.name)
     frame, notes = _rows_to_plot(s, study, results, as_run)
     cells = s.cells
@@ -1319,6 +1333,47 @@ def plot(
         console.print(f"[yellow]{report.partial}[/]")
     console.print(f"wrote {_count(len(report.figures), 'figure')}, tables and "
                   f"{out / 'REPORT.md'}", markup=False)
+
+
+def _plot_two(studies: list[str], results: Path, fmts: list[str], out: Path | None,
+              as_run: bool) -> None:
+    """`plot A B`: one report of the methods both studies ran, B - A."""
+    from bolrl.report import compare
+    from bolrl.report.data import ok_rows
+    from bolrl.report.naming import key_label
+
+    loaded, frames = [], []
+    for study in studies:
+        s = _load_study(study, runnable=False)
+        _vet_results(results, s.name)
+        frame, _ = _rows_to_plot(s, study, results, as_run)
+        loaded.append(s)
+        frames.append(ok_rows(frame))
+    names = (loaded[0].name, loaded[1].name)
+    if names[0] == names[1]:
+        fail(f"both studies are named {names[0]!r}: their results are one directory")
+    out = out or results / f"{names[0]}-vs-{names[1]}"
+    command = " ".join(["bolrl plot", *studies, *(["--as-run"] if as_run else []),
+                        *(["--results", str(results)] if Path(results) != Path("results")
+                          else [])])
+    try:
+        with console.status("comparing..."):
+            diffs, path = compare.build(frames[0], frames[1], names, out, fmts, command)
+    except OSError as exc:
+        fail(f"cannot write the report to {out}: {exc.strerror or exc}; choose another "
+             f"directory with --out")
+    if not diffs:
+        fail(f"{names[0]} and {names[1]} share no method with a common task and seed: nothing "
+             f"to compare")
+    table = Table(title=f"{names[0]} (A) against {names[1]} (B): final success")
+    for col in ("method", "A (%)", "B (%)", "B - A [95% CI]", "pairs", "verdict"):
+        table.add_column(col, overflow="fold")
+    for d in diffs:
+        ci = f"{compare.points(d.low)}, {compare.points(d.high)}"
+        table.add_row(key_label(d.key), f"{100 * d.a_mean:.0f}", f"{100 * d.b_mean:.0f}",
+                      f"{compare.points(d.diff)} [{ci}]", str(d.pairs), d.verdict)
+    console.print(table)
+    console.print(f"wrote {path}", markup=False)
 
 
 def _slug(tasks: str | None, methods: str | None) -> str:
