@@ -1274,6 +1274,7 @@ def plot(
     """Figures, tables and REPORT.md for a study's results (what has finished so far): the
     cells of the study as its file stands now, or with --as-run the rows as they ran. Two
     studies: a report of each method they share, B against A."""
+    from bolrl.report.findings import findings_rich
     from bolrl.report.report import build
     from bolrl.report.tables import to_rich
     from bolrl.results import study_dir
@@ -1328,7 +1329,11 @@ def plot(
         fail(f"cannot write the report to {out}: {exc.strerror or exc}; choose another "
              f"directory with --out")
     console.print(to_rich(report.table, f"{s.name}: final success (%)"))
-    console.print(report.findings_md, markup=False)
+    if report.findings:
+        console.print(findings_rich(report.findings, f"{s.name}: findings (ours: better/worse "
+                                                     f"method's final success, %)"))
+    else:
+        console.print(report.findings_md, markup=False)
     if report.partial:
         console.print(f"[yellow]{report.partial}[/]")
     console.print(f"wrote {_count(len(report.figures), 'figure')}, tables and "

@@ -198,3 +198,24 @@ def findings_markdown(measured: list[Measured]) -> str:
             f"{_points(m.high)}] | {paper} | {p} | **{m.verdict}** |"
         )
     return "\n".join(lines) + "\n"
+
+
+def findings_rich(measured: list[Measured], title: str):
+    """The findings as a terminal table (folding to 80 columns; REPORT.md has the Markdown)."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+                  caption="difference: paired, in points, 95% t-interval; p: two-sided, "
+                  "Holm-adjusted across the report's findings")
+    for i, head in enumerate(("finding", "ours", "difference", "paper", "p", "verdict")):
+        table.add_column(head, overflow="fold", justify="right" if i in (1, 4) else "left")
+    for m in measured:
+        paper = (f"{m.finding.paper[0] - m.finding.paper[1]:+.0f}" if m.finding.paper
+                 else "-")
+        p = "-" if m.p_holm != m.p_holm else (f"{m.p_holm:.3f}" if m.p_holm >= 0.001
+                                              else "<0.001")
+        table.add_row(m.finding.claim, f"{100 * m.better_mean:.0f}/{100 * m.worse_mean:.0f}",
+                      f"{_points(m.diff)} [{_points(m.low)}, {_points(m.high)}]", paper, p,
+                      m.verdict)
+    return table

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class Report:
     table: pd.DataFrame
     findings_md: str
     partial: str
+    findings: list = dataclasses.field(default_factory=list)  # judged Measured, main then swept
 
 
 def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Path,
@@ -94,7 +96,7 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
     demos_md = _multimodality_markdown(rows)
     _write_report(out_dir, study_name, results, figures, table, findings_md, paper_md,
                   shapes_md, partial, command, notes or [], base_md, demos_md)
-    return Report(out_dir, figures, table, findings_md, partial)
+    return Report(out_dir, figures, table, findings_md, partial, main + swept)
 
 
 def run_wall_seconds(results: pd.DataFrame, pause_s: float = PAUSE_S) -> float:
