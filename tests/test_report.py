@@ -285,3 +285,22 @@ def test_a_study_of_two_demonstration_styles_reports_how_multimodal_each_is(tmp_
     assert "| lift | multimodal | 0/90 deg at 50/50 |" in section
     build(frame, "syn", frame["cell_id"].nunique(), tmp_path / "one", ["png"], "bolrl plot syn")
     assert "How multimodal" not in (tmp_path / "one" / "REPORT.md").read_text()
+
+
+def test_figures_fit_a_page_and_name_tasks_in_words(tmp_path):
+    from bolrl.report.figures import panel_grid
+    from bolrl.report.naming import task_label
+
+    assert [panel_grid(n) for n in (1, 2, 3, 4, 5, 7)] == [(1, 1), (1, 2), (1, 3), (2, 2),
+                                                         (2, 3), (3, 3)]
+    assert task_label("metaworld/peg-insert-side-v3") == "peg-insert-side (Meta-World)"
+    assert task_label("robomimic/lift") == "lift (robomimic)" and task_label("lift") == "lift"
+    frame = synthetic_rows()
+    report = build(frame, "syn", frame["cell_id"].nunique(), tmp_path, ["png"], "bolrl plot")
+    names = {p.name for p in report.figures}
+    assert "seeds.png" in names  # every seed's curve of BC, filtered BC and the recipe
+    from PIL import Image
+
+    with Image.open(tmp_path / "figures" / "scaling_all.png") as image:  # 3 tasks + aggregate
+        width, height = image.size
+    assert width < 1.6 * height  # 2 x 2, not one row four panels wide

@@ -15,7 +15,15 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from bolrl.report.data import final_scores, interval, mean_ci, scaling_curve  # noqa: E402
-from bolrl.report.naming import colour, display_name, key_label  # noqa: E402
+from bolrl.report.naming import colour, display_name, key_label, task_label  # noqa: E402
+
+MAX_BANDS = 4  # more methods than this in one panel: lines without bands (see the per-seed view)
+
+
+def panel_grid(n: int) -> tuple[int, int]:
+    """Rows and columns for n panels that fit a page: at most 3 across, 4 as 2 x 2."""
+    cols = 2 if n == 4 else min(3, n)
+    return -(-n // cols), cols
 
 
 def _label(key: str) -> str:
@@ -48,9 +56,12 @@ def comparison_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Pat
                       formats: list[str]) -> list[Path]:
     """One scaling-curve panel per task, then the aggregate panel; written in each format."""
     tasks = sorted(rows.loc[rows["key"].isin(keys), "task"].unique())
-    fig, axes = plt.subplots(1, len(tasks) + 1, figsize=(4.2 * (len(tasks) + 1), 3.8),
+    n_rows, n_cols = panel_grid(len(tasks) + 1)
+    fig, grid = plt.subplots(n_rows, n_cols, figsize=(4.0 * n_cols, 3.4 * n_rows + 0.6),
                              layout="constrained", squeeze=False)
-    axes = axes[0]
+    axes = list(grid.flat)[: len(tasks) + 1]
+    for ax in list(grid.flat)[len(tasks) + 1:]:
+        ax.set_visible(False)
     seeds = rows[rows["key"].isin(keys)].groupby(["key", "task"])["seed"].nunique()
     one_seed = bool(len(seeds)) and int(seeds.max()) == 1
     for ax, task in zip(axes[:-1], tasks, strict=True):
@@ -60,12 +71,13 @@ def comparison_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Pat
                 continue
             c = scaling_curve(sel)
             ax.plot(c.x, 100 * c.mean, marker="o", ms=3, color=colour(key), label=_label(key))
-            ax.fill_between(c.x, 100 * c.low, 100 * c.high, color=colour(key), alpha=0.15,
-                            linewidth=0)
-        ax.set_title(task)
+            if len(keys) <= MAX_BANDS:
+                ax.fill_between(c.x, 100 * c.low, 100 * c.high, color=colour(key), alpha=0.15,
+                                linewidth=0)
+        ax.set_title(task_label(task))
         ax.set_xlabel("autonomous episodes (cumulative)")
         ax.set_ylabel("evaluation success (%), mean ± 1 s.e." if not one_seed
-                      else "evaluation success (%)")
+                      and len(keys) <= MAX_BANDS else "evaluation success (%), mean")
         ax.set_ylim(-2, 102)
         ticks = sorted(rows.loc[rows["key"].isin(keys) & (rows["task"] == task),
                                 "autonomous_episodes"].unique())
@@ -86,14 +98,48 @@ def comparison_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Pat
         ax.text(100 * hi + 1.5, y, f"{100 * point:.0f}", va="center", fontsize=7)  # 0 shows
     ax.set_yticks(ypos, [_label(k) for k in names], fontsize=7)
     ax.set_xlim(0, 110)
-    ax.set_xlabel("final success, mean over tasks and seeds (%)")
+    ax.set_xlabel("final success, tasks and seeds (%)")
     ax.set_title("aggregate (one seed: no CI)" if one_seed else "aggregate (95% t-interval)")
     ax.grid(alpha=0.3, axis="x")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(3, max(1, len(labels))),
-               fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="outside lower center",
+               ncol=min(n_cols, 2, max(1, len(labels))), fontsize=8, frameon=False)
     fig.suptitle(title + (" (n = 1 seed per task: bands and intervals have no width)"
                           if one_seed else ""))
+    return _save(fig, stem, formats)
+
+
+def seeds_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Path,
+                 formats: list[str]) -> list[Path]:
+    """Every seed's curve (thin) under each method's mean (thick), one panel per task: the
+    spread a band of one standard error summarises."""
+    tasks = sorted(rows.loc[rows["key"].isin(keys), "task"].unique())
+    if not tasks:
+        return []
+    n_rows, n_cols = panel_grid(len(tasks))
+    fig, grid = plt.subplots(n_rows, n_cols, figsize=(4.0 * n_cols, 3.4 * n_rows + 0.6),
+                             layout="constrained", squeeze=False)
+    for ax in list(grid.flat)[len(tasks):]:
+        ax.set_visible(False)
+    for ax, task in zip(grid.flat, tasks, strict=False):
+        for key in keys:
+            sel = rows[(rows["key"] == key) & (rows["task"] == task)]
+            for _, run in sel.groupby("seed"):
+                run = run.sort_values("round")
+                ax.plot(run["autonomous_episodes"], 100 * run["eval_success_rate"], lw=0.8,
+                        alpha=0.35, color=colour(key))
+            if not sel.empty:
+                c = scaling_curve(sel)
+                ax.plot(c.x, 100 * c.mean, lw=2.2, color=colour(key), label=_label(key))
+        ax.set_title(task_label(task))
+        ax.set_xlabel("autonomous episodes (cumulative)")
+        ax.set_ylabel("evaluation success (%): seeds, mean")
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+    handles, labels = grid.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(n_cols, 2, len(labels)),
+               fontsize=8, frameon=False)
+    fig.suptitle(title)
     return _save(fig, stem, formats)
 
 
@@ -105,7 +151,9 @@ def data_scaling_figure(rows: pd.DataFrame, title: str, stem: Path,
     frame["key"] = frame["method"].astype(str)
     fig, ax = plt.subplots(figsize=(5.5, 4.2), layout="constrained")
     levels = sorted(frame["episodes_per_round"].unique())
-    for method in sorted(frame["key"].unique()):
+    methods = sorted(frame["key"].unique())
+    for i, method in enumerate(methods):
+        dodge = 2.0 ** (0.05 * (i - (len(methods) - 1) / 2))  # side by side at each level
         points = []
         for e in levels:
             s = final_scores(frame[(frame["key"] == method)
@@ -115,10 +163,11 @@ def data_scaling_figure(rows: pd.DataFrame, title: str, stem: Path,
         if not points:
             continue
         e, m, lo, hi = (np.array(v) for v in zip(*points, strict=True))
-        ax.errorbar(e, 100 * m, yerr=[100 * (m - lo), 100 * (hi - m)], marker="o", capsize=3,
-                    color=colour(method), label=display_name(method))
+        ax.errorbar(e * dodge, 100 * m, yerr=[100 * (m - lo), 100 * (hi - m)], marker="o",
+                    capsize=3, color=colour(method), label=display_name(method))
     ax.set_xscale("log", base=2)
     ax.set_xticks(levels, [str(e) for e in levels])
+    ax.minorticks_off()
     ax.set_xlabel("episodes per round")
     ax.set_ylabel("final success, mean over tasks and seeds (%)")
     ax.set_ylim(-2, 102)

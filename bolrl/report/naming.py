@@ -57,3 +57,17 @@ def colour(method: str) -> str:
     if base in COLOURS:
         return COLOURS[base]
     return _FALLBACK[sum(map(ord, base)) % len(_FALLBACK)]
+
+
+SUITE_NAMES = {"metaworld": "Meta-World", "robomimic": "robomimic"}
+
+
+def task_label(task: str) -> str:
+    """A task id as a panel title: 'metaworld/peg-insert-side-v3' -> 'peg-insert-side
+    (Meta-World)', 'robomimic/lift' -> 'lift (robomimic)', 'lift' -> 'lift'."""
+    suite, sep, name = task.partition("/")
+    if not sep or suite not in SUITE_NAMES:
+        return task
+    if suite == "metaworld":
+        name = name.removesuffix("-v3").removesuffix("-v2")
+    return f"{name} ({SUITE_NAMES[suite]})"

@@ -9,7 +9,13 @@ from pathlib import Path
 import pandas as pd
 
 from bolrl.report.data import comparison_keys, demos_styles, ok_rows
-from bolrl.report.figures import comparison_figure, data_scaling_figure, noise_figure
+from bolrl.report.figures import (
+    MAX_BANDS,
+    comparison_figure,
+    data_scaling_figure,
+    noise_figure,
+    seeds_figure,
+)
 from bolrl.report.findings import (
     ALPHA,
     METHOD,
@@ -62,6 +68,10 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
         if axis_keys:
             figures += comparison_figure(rows, axis_keys, title, fig_dir / f"axis_{axis}",
                                          formats)
+    seed_keys = comparison_keys(rows, "algorithm") or (keys if len(keys) <= MAX_BANDS else [])
+    if seed_keys:
+        figures += seeds_figure(rows, seed_keys, f"{study_name}: every seed (thin) and the mean",
+                                fig_dir / "seeds", formats)
     figures += shapes_figure(rows, fig_dir / "shapes", formats)
     figures += noise_figure(rows, f"{study_name}: exploration noise", fig_dir / "noise",
                             formats)
