@@ -304,3 +304,34 @@ def test_figures_fit_a_page_and_name_tasks_in_words(tmp_path):
     with Image.open(tmp_path / "figures" / "scaling_all.png") as image:  # 3 tasks + aggregate
         width, height = image.size
     assert width < 1.6 * height  # 2 x 2, not one row four panels wide
+
+
+def test_each_demonstration_style_has_its_own_base_line():
+    from bolrl.report.tables import base_per_seed_markdown
+
+    frame = synthetic_rows(seeds=1, tasks=("lift",))
+    other = frame.copy()
+    other["cell_id"] += "-mm"
+    other["demos_style"] = "multimodal"
+    other.loc[other["round"] == 0, "eval_success_rate"] = 0.9
+    frame["demos_style"] = "scripted"
+    both = pd.concat([frame, other], ignore_index=True)
+    text = base_per_seed_markdown(ok_rows(both), (0.3, 0.65))
+    assert "| demos style |" in text
+    assert "| lift | 0 | diffusion | multimodal | 90 | **no** |" in text
+    assert "| lift | 0 | diffusion | scripted |" in text and "bases outside" in text
+
+
+def test_a_finding_that_grows_with_the_style_shows_between_styles():
+    from bolrl.report.findings import style_contrasts
+
+    scripted = synthetic_rows(seed=3).assign(demos_style="scripted")
+    multimodal = synthetic_rows(seed=4).assign(demos_style="multimodal")
+    multimodal["cell_id"] += "-mm"
+    recipe = multimodal["method"] == "diffusion/iql+best-of-n"
+    multimodal.loc[recipe & (multimodal["round"] == 3), "eval_success_rate"] += 0.2
+    contrasts = dict(style_contrasts(ok_rows(pd.concat([scripted, multimodal],
+                                                        ignore_index=True))))
+    grown = contrasts["Q-function > imitation (filtered BC): multimodal - scripted demos"]
+    assert grown.runs == 18 and grown.low < 0.2 < grown.high and grown.low > 0.1
+    assert style_contrasts(ok_rows(scripted)) == []  # one style: nothing between styles

@@ -25,7 +25,7 @@ import pandas as pd
 
 from bolrl.registry import RECIPE_NAME as RECIPE
 from bolrl.report.data import demos_styles, final_scores
-from bolrl.stats import Interval, holm, paired_difference
+from bolrl.stats import Interval, fixed_task_interval, holm, paired_difference
 
 MIN_PAIRS = 6  # fewer task-seed pairs: descriptive only (the t-interval has too few df)
 ALPHA = 0.05  # family-wise, two-sided: Holm across the findings of one report
@@ -219,3 +219,44 @@ def findings_rich(measured: list[Measured], title: str):
                       f"{_points(m.diff)} [{_points(m.low)}, {_points(m.high)}]", paper, p,
                       m.verdict)
     return table
+
+
+def style_contrasts(rows: pd.DataFrame) -> list[tuple[str, Interval]]:
+    """Where a study runs two demonstration styles: for each finding measured in both, how much
+    larger its paired difference is with the other style than with `scripted` (multimodal -
+    scripted), paired by task and seed. A secondary analysis, outside the
+    report's family of findings (no Holm, no verdict)."""
+    styles = demos_styles(rows)
+    names = sorted(styles.unique(), key=lambda n: (n != "scripted", n))  # the baseline first
+    if len(names) != 2:
+        return []
+    diffs = {}
+    for style in names:
+        part = rows[styles == style].copy()
+        part["key"] = part["key"].str.replace(f" demos={style}", "", regex=False)
+        scores = final_scores(part).set_index(["key", "task", "seed"])["final"]
+        for f in FINDINGS:
+            if f.better in scores.index.get_level_values(0) and (
+                    f.worse in scores.index.get_level_values(0)):
+                diffs[(f.claim, style)] = (scores.loc[f.better] - scores.loc[f.worse]).dropna()
+    out = []
+    for f in FINDINGS:
+        if (f.claim, names[0]) not in diffs or (f.claim, names[1]) not in diffs:
+            continue
+        contrast = (diffs[(f.claim, names[1])] - diffs[(f.claim, names[0])]).dropna()
+        if contrast.empty:
+            continue
+        by_task = {t: g.to_numpy() for t, g in contrast.groupby(level="task")}
+        out.append((f"{f.claim}: {names[1]} - {names[0]} demos", fixed_task_interval(by_task)))
+    return out
+
+
+def style_contrasts_markdown(contrasts: list[tuple[str, Interval]]) -> str:
+    lines = ["| finding's difference, between styles | difference of differences [95% CI] | "
+             "pairs | p (unadjusted) |", "|---|---|---|---|"]
+    for claim, iv in contrasts:
+        p = iv.p_two_sided()
+        p_text = "-" if p != p else (f"{p:.3f}" if p >= 0.001 else "<0.001")
+        lines.append(f"| {claim} | {_points(iv.mean)} [{_points(iv.low)}, {_points(iv.high)}]"
+                     f" | {iv.runs} | {p_text} |")
+    return "\n".join(lines) + "\n"

@@ -25,6 +25,8 @@ from bolrl.report.findings import (
     judge,
     measure,
     noise_findings,
+    style_contrasts,
+    style_contrasts_markdown,
 )
 from bolrl.report.paper import scaling_side_by_side, side_by_side
 from bolrl.report.shapes import has_paper_curves, shapes_figure, shapes_markdown
@@ -87,6 +89,12 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
     main, swept = judged[:len(main)], judged[len(main):]
     findings_md = (findings_markdown(main) if main
                    else "No finding has both of its methods in these results.\n")
+    contrasts = style_contrasts(rows)
+    if contrasts:
+        findings_md += ("\nBetween the demonstration styles, paired by task and seed: how much "
+                        "each finding's difference changes with the style (a secondary "
+                        "analysis, outside the family above: unadjusted p, no verdict).\n\n"
+                        + style_contrasts_markdown(contrasts))
     if swept:
         findings_md += ("\nThe noise scale, swept: each noisy method against the same method "
                         "without noise (paired by task and seed).\n\n" + findings_markdown(swept))

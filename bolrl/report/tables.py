@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bolrl.report.data import final_scores, interval
+from bolrl.report.data import demos_styles, final_scores, interval
 from bolrl.report.naming import key_label
 
 FILTERED_BC = "diffusion/filtered-bc"
@@ -94,21 +94,25 @@ def to_rich(t: pd.DataFrame, title: str):
 
 
 def base_per_seed_markdown(rows: pd.DataFrame, band: tuple[float, float]) -> str:
-    """The base policy's success (round 0) per task, seed and policy class, flagging those
+    """The base policy's success (round 0) per task, seed and policy class (and demonstration
+    style and count where the study varies them: each is a base of its own), flagging those
     outside the study's band: a verdict that rests on seeds whose base is far outside it
     compares methods on other terms than the study meant."""
-    base = rows[rows["round"] == 0]
+    base = rows[rows["round"] == 0].assign(style=lambda f: demos_styles(f))
     if base.empty:
         return ""
     lo, hi = band
-    lines = ["| task | seed | policy class | base success (%) | in the band |",
-             "|---|---|---|---|---|"]
+    extra = [c for c in ("style", "demos") if base[c].nunique() > 1]
+    heads = {"style": "demos style", "demos": "demos"}
+    lines = ["| task | seed | policy class | " + "".join(f"{heads[c]} | " for c in extra)
+             + "base success (%) | in the band |",
+             "|---|---|---|" + "---|" * len(extra) + "---|---|"]
     flagged = 0
-    for (task, seed, policy), g in base.groupby(["task", "seed", "policy"]):
+    for key, g in base.groupby(["task", "seed", "policy", *extra]):
         rate = float(g["eval_success_rate"].mean())  # the same base for every method
         inside = lo <= rate <= hi
         flagged += not inside
-        lines.append(f"| {task} | {seed} | {policy} | {100 * rate:.0f} | "
+        lines.append("| " + " | ".join(str(k) for k in key) + f" | {100 * rate:.0f} | "
                      f"{'yes' if inside else '**no**'} |")
     lines.insert(0, f"Band: {100 * lo:.0f}-{100 * hi:.0f}% (`[study].base_band`); "
                     f"{flagged} of {len(lines) - 2} bases outside it.\n")
