@@ -335,3 +335,19 @@ def test_a_finding_that_grows_with_the_style_shows_between_styles():
     grown = contrasts["Q-function > imitation (filtered BC): multimodal - scripted demos"]
     assert grown.runs == 18 and grown.low < 0.2 < grown.high and grown.low > 0.1
     assert style_contrasts(ok_rows(scripted)) == []  # one style: nothing between styles
+
+
+def test_each_finding_carries_its_pairs_difference_at_round_0():
+    from bolrl.report.findings import findings_markdown
+
+    frame = synthetic_rows()
+    first = frame["round"] == 0
+    frame.loc[first, "eval_success_rate"] = 0.3  # one base for every method, as in a study
+    moved = first & (frame["method"] == "diffusion/filtered-bc")
+    measured = judge(measure(ok_rows(frame)))
+    assert all(m.base_interval.mean == 0 for m in measured)
+    assert "| one base |" in findings_markdown(measured)
+    frame.loc[moved, "eval_success_rate"] = 0.1  # filtered BC started 20 points lower
+    q = {m.finding.claim: m for m in measure(ok_rows(frame))}["Q-function > imitation "
+                                                              "(filtered BC)"]
+    assert abs(q.base_interval.mean - 0.2) < 1e-9

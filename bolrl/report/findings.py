@@ -68,6 +68,9 @@ class Measured:
     interval: Interval  # of the paired difference
     p_holm: float = math.nan  # two-sided, adjusted across the report's findings
     verdict: str = ""
+    # the same pairs' difference at round 0 (the base policies): 0 where both methods start
+    # from one base; else how much of the final difference was there before any online round
+    base_interval: Interval | None = None
 
     @property
     def diff(self) -> float:
@@ -116,9 +119,10 @@ def verdict(interval: Interval, p_holm: float, paper: float | None,
     return "inconclusive"
 
 
-def _by_task(scores: pd.DataFrame, key: str, pairs: pd.DataFrame) -> dict[str, np.ndarray]:
+def _by_task(scores: pd.DataFrame, key: str, pairs: pd.DataFrame,
+             column: str = "final") -> dict[str, np.ndarray]:
     s = scores[scores["key"] == key].merge(pairs, on=["task", "seed"])
-    return {t: g.sort_values("seed")["final"].to_numpy() for t, g in s.groupby("task")}
+    return {t: g.sort_values("seed")[column].to_numpy() for t, g in s.groupby("task")}
 
 
 def noise_findings(rows: pd.DataFrame) -> list[Finding]:
@@ -165,8 +169,11 @@ def measure(rows: pd.DataFrame, findings: list[Finding] | None = None) -> list[M
             continue
         interval = paired_difference(_by_task(scores, f.better, pairs),
                                      _by_task(scores, f.worse, pairs))
+        base = paired_difference(_by_task(scores, f.better, pairs, "base"),
+                                 _by_task(scores, f.worse, pairs, "base"))
         out.append(Measured(f, float(a.merge(pairs)["final"].mean()),
-                            float(b.merge(pairs)["final"].mean()), interval))
+                            float(b.merge(pairs)["final"].mean()), interval,
+                            base_interval=base))
     return out
 
 
@@ -183,9 +190,18 @@ def _points(x: float) -> str:
     return "-" if x != x else f"{100 * x:+.0f}"
 
 
+def _base(iv: Interval | None) -> str:
+    if iv is None:
+        return "-"
+    if iv.mean == 0 and iv.se == 0:
+        return "one base"
+    return f"{_points(iv.mean)} [{_points(iv.low)}, {_points(iv.high)}]"
+
+
 def findings_markdown(measured: list[Measured]) -> str:
     lines = ["| finding | ours: better / worse (%) | difference [95% CI] | paper: better / "
-             "worse (difference) | p (Holm) | verdict |", "|---|---|---|---|---|---|"]
+             "worse (difference) | p (Holm) | verdict | at round 0 (base policies) |",
+             "|---|---|---|---|---|---|---|"]
     for m in measured:
         paper = (f"{m.finding.paper[0]:.0f} / {m.finding.paper[1]:.0f} "
                  f"({m.finding.paper[0] - m.finding.paper[1]:+.0f})" if m.finding.paper
@@ -195,7 +211,7 @@ def findings_markdown(measured: list[Measured]) -> str:
         lines.append(
             f"| {m.finding.claim} | {100 * m.better_mean:.0f} / {100 * m.worse_mean:.0f} "
             f"({m.pairs} task-seed pairs) | {_points(m.diff)} [{_points(m.low)}, "
-            f"{_points(m.high)}] | {paper} | {p} | **{m.verdict}** |"
+            f"{_points(m.high)}] | {paper} | {p} | **{m.verdict}** | {_base(m.base_interval)} |"
         )
     return "\n".join(lines) + "\n"
 

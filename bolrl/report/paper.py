@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bolrl.registry import RECIPE_NAME as RECIPE
-from bolrl.report.data import final_scores, mean_ci
+from bolrl.report.data import demos_styles, final_scores, mean_ci
 from bolrl.report.naming import display_name
 
 
@@ -77,23 +77,29 @@ def _pct(m: tuple[float, float, float]) -> str:
 
 def side_by_side(rows: pd.DataFrame) -> str:
     """Markdown: for each reported method present in the results, the paper's before -> after
-    next to ours (at the largest episodes per round when the study varies it)."""
+    next to ours (at the largest episodes per round when the study varies it; a line per
+    demonstration style when it varies that)."""
     e = int(rows["episodes_per_round"].max())
     largest = rows[rows["episodes_per_round"] == e].copy()
-    largest["key"] = largest["method"].astype(str)
+    styles = demos_styles(largest)
+    several = styles.nunique() > 1
+    largest["key"] = largest["method"].astype(str) + (" demos=" + styles if several else "")
     scores = final_scores(largest)
     lines = [f"Our E = {e} episodes per round is set against the paper's M = {paper_level(e)} "
              f"(M = 2E, see `bolrl/report/paper.py`).", "",
              "| comparison | method | paper: before -> after | ours: before -> after "
              "[95% CI] | task-seed runs |", "|---|---|---|---|---|"]
     for r in reported(e):
-        s = scores[scores["key"] == r.method]
-        if s.empty:
-            continue
-        before = "-" if r.before is None else f"{r.before:.0f}"
-        lines.append(f"| {r.comparison} | {display_name(r.method)} | {before} -> {r.after:.0f} "
-                     f"| {_pct(mean_ci(s, 'base'))} -> {_pct(mean_ci(s, 'final'))} "
-                     f"| {len(s)} |")
+        for style in sorted(styles.unique()) if several else [None]:
+            key = r.method if style is None else f"{r.method} demos={style}"
+            s = scores[scores["key"] == key]
+            if s.empty:
+                continue
+            before = "-" if r.before is None else f"{r.before:.0f}"
+            name = display_name(r.method) + ("" if style is None else f" ({style} demos)")
+            lines.append(f"| {r.comparison} | {name} | {before} -> {r.after:.0f} "
+                         f"| {_pct(mean_ci(s, 'base'))} -> {_pct(mean_ci(s, 'final'))} "
+                         f"| {len(s)} |")
     return "\n".join(lines) + "\n" if len(lines) > 4 else ""
 
 

@@ -74,7 +74,9 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
     if seed_keys:
         figures += seeds_figure(rows, seed_keys, f"{study_name}: every seed (thin) and the mean",
                                 fig_dir / "seeds", formats)
-    figures += shapes_figure(rows, fig_dir / "shapes", formats)
+    for style, part in _by_style(rows):  # curve shapes per demonstration style
+        figures += shapes_figure(part, fig_dir / ("shapes" + (f"_{style}" if style else "")),
+                                 formats)
     figures += noise_figure(rows, f"{study_name}: exploration noise", fig_dir / "noise",
                             formats)
     if rows["episodes_per_round"].nunique() > 1:
@@ -99,7 +101,9 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
         findings_md += ("\nThe noise scale, swept: each noisy method against the same method "
                         "without noise (paired by task and seed).\n\n" + findings_markdown(swept))
     paper_md = side_by_side(rows) + "\n" + scaling_side_by_side(rows)
-    shapes_md = shapes_markdown(rows)
+    shapes_md = "".join((f"With {style} demonstrations:\n\n" if style else "")
+                        + shapes_markdown(part) + "\n" for style, part in _by_style(rows)
+                        if shapes_markdown(part))
     tab_dir = out_dir / "tables"
     tab_dir.mkdir(parents=True, exist_ok=True)
     (tab_dir / "summary.md").write_text(to_markdown(table))
@@ -115,6 +119,14 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
     _write_report(out_dir, study_name, results, figures, table, findings_md, paper_md,
                   shapes_md, partial, command, notes or [], base_md, demos_md)
     return Report(out_dir, figures, table, findings_md, partial, main + swept)
+
+
+def _by_style(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The rows per demonstration style where a study varies it, else [("", rows)]."""
+    styles = demos_styles(rows)
+    if styles.nunique() < 2:
+        return [("", rows)]
+    return [(style, rows[styles == style]) for style in sorted(styles.unique())]
 
 
 def run_wall_seconds(results: pd.DataFrame, pause_s: float = PAUSE_S) -> float:
@@ -211,7 +223,10 @@ def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list
               f"significant, and the interval excludes the paper's difference), *inconclusive* "
               f"(it contains both zero and the paper's difference), *descriptive only* (fewer "
               f"than {MIN_PAIRS} task-seed pairs: no verdict). The paper's numbers are its "
-              f"averages over six tasks after 10-20 rounds of 200 episodes.", "", findings_md,
+              f"averages over six tasks after 10-20 rounds of 200 episodes. The last column "
+              f"is the same pairs' difference at round 0, between the base policies (*one "
+              f"base* where both methods start from the same one): the part of the final "
+              f"difference that was there before any online round.", "", findings_md,
               "## Side by side with the paper", "",
               "Success in %: the paper's averages over its six tasks, ours over our tasks and "
               "seeds (mean, 95% t-interval with tasks fixed); before = the base policy (round 0), "
