@@ -64,6 +64,8 @@ reproduce:
 	bolrl plot scaling
 	bolrl run-grid noise
 	bolrl plot noise
+	bolrl run-grid expressivity
+	bolrl plot expressivity
 
 lint:
 	ruff check bolrl tests
