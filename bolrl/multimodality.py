@@ -1,7 +1,8 @@
 """How multimodal a task's demonstrations are: two numbers a reader can compare between styles.
 
-- **Mean-strategy success**: the expert's success when every episode takes the *average* of
-  its style's per-episode strategy choice (the odds each task declares in `STRATEGY_ODDS`).
+- **Mean-strategy success**, and the **averaging loss** (the expert's success minus it): the
+  expert's success when every episode takes the *average* of its style's per-episode strategy
+  choice (the odds each task declares in `STRATEGY_ODDS`).
   That is what a mean-seeking imitator (a Gaussian's mean, a regression on actions) learns
   where the demonstrations choose: if it fails while each strategy succeeds, the modes matter
   and an expressive policy has something to gain. A property of the task and style.
@@ -102,6 +103,15 @@ class Measured:
     split_rate: float
     strategies: str  # e.g. "0/90 deg at 60/40", or "" where the expert makes no choice
     mean_strategy_success: float | None  # None where the expert makes no choice
+    expert_success: float | None = None  # the style's expert, choosing as it does
+
+    @property
+    def averaging_loss(self) -> float | None:
+        """What averaging the strategies costs: the expert's success minus the mean-strategy
+        expert's (0 where the average works as well as the choice)."""
+        if self.mean_strategy_success is None or self.expert_success is None:
+            return None
+        return self.expert_success - self.mean_strategy_success
 
 
 def expert_success(task, style: str, strategy: float | None, episodes: int, seed: int) -> float:
@@ -132,34 +142,40 @@ def measure(task, style: str, demos: int = 60, episodes: int = 50, seed: int = 0
         return Measured(task.name, style, demos, rate, "", None)
     mean = mean_strategy(*choice)
     return Measured(task.name, style, demos, rate, describe_odds(*choice),
-                    expert_success(task, style, mean, episodes, seed))
+                    expert_success(task, style, mean, episodes, seed),
+                    expert_success(task, style, None, episodes, seed))
 
 
 READING = (f"Mean-strategy success: the expert's success when every episode takes the average "
-           f"of the style's strategy choice (what a mean-seeking imitator learns); each "
-           f"strategy alone succeeds (>= 90%). Split rate: share of held-out demonstration "
-           f"states whose {K} nearest states in other episodes took actions that split in two "
-           f"beyond what unimodal (Gaussian) actions give {100 * (1 - LEVEL):.0f}% of the time "
+           f"of the style's strategy choice (what a mean-seeking imitator learns); averaging "
+           f"loss: the expert's success minus that, what averaging the modes costs. Split "
+           f"rate: share of held-out demonstration states whose {K} nearest states in other "
+           f"episodes took actions that split in two beyond what unimodal (Gaussian) actions give {100 * (1 - LEVEL):.0f}% of the time "
            f"(pauses and holds beside moving steps count as modes too).")
 
 
-COLUMNS = ("task", "style", "strategy choice", "mean-strategy success", "split rate (demos)")
+COLUMNS = ("task", "style", "strategy choice", "expert / mean-strategy success",
+           "averaging loss", "split rate (demos)")
 
 
 def rows(measured: list[Measured]) -> list[tuple[str, ...]]:
     """The measurements as table cells, one row per task and style."""
     out = []
     for m in measured:
-        mean = ("-" if m.mean_strategy_success is None
-                else f"{100 * m.mean_strategy_success:.0f}%")
-        out.append((m.task, m.style, m.strategies or "none", mean,
+        if m.averaging_loss is None:
+            success, loss = "-", "-"
+        else:
+            success = (f"{100 * m.expert_success:.0f}% / "
+                       f"{100 * m.mean_strategy_success:.0f}%")
+            loss = f"{100 * m.averaging_loss:.0f} points"
+        out.append((m.task, m.style, m.strategies or "none", success, loss,
                     f"{100 * m.split_rate:.0f}% ({m.demos})"))
     return out
 
 
 def markdown(measured: list[Measured]) -> str:
     """The measurements as a Markdown table."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|---|---|---|---:|---:|"]
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|---|---|---|---:|---:|---:|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows(measured)]
     return "\n".join(lines) + "\n"
 

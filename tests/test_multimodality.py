@@ -64,6 +64,7 @@ def test_lift_multimodal_demos_are_the_ones_whose_average_fails(tmp_path):
     assert scripted.mean_strategy_success >= 0.9  # its choice does not matter on average
     assert multimodal.mean_strategy_success <= 0.3  # a mean-seeking imitator misses
     assert multimodal.strategies == "0/90 deg at 50/50"
+    assert scripted.averaging_loss <= 0.1 and multimodal.averaging_loss >= 0.6  # larger
 
 
 def test_a_task_without_a_strategy_choice_has_only_the_split_rate(tmp_path):
