@@ -150,8 +150,9 @@ READING = (f"Mean-strategy success: the expert's success when every episode take
            f"of the style's strategy choice (what a mean-seeking imitator learns); averaging "
            f"loss: the expert's success minus that, what averaging the modes costs. Split "
            f"rate: share of held-out demonstration states whose {K} nearest states in other "
-           f"episodes took actions that split in two beyond what unimodal (Gaussian) actions give {100 * (1 - LEVEL):.0f}% of the time "
-           f"(pauses and holds beside moving steps count as modes too).")
+           f"episodes took actions that split in two beyond what unimodal (Gaussian) actions "
+           f"give {100 * (1 - LEVEL):.0f}% of the time (pauses and holds beside moving steps "
+           f"count as modes too).")
 
 
 COLUMNS = ("task", "style", "strategy choice", "expert / mean-strategy success",
