@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -296,3 +300,84 @@ def project_study(study_path: Path, workers: int) -> dict:
     total = sum(estimate_seconds(c) for c in study.cells)
     return {"study": study.name, "cells": len(study.cells), "core_hours": round(total / 3600, 2),
             "projected_wall_h": round(total / 3600 / workers, 2), "workers": workers}
+
+
+# The revision before issue 30's speed-ups: `bolrl bench train` and `bench cell` measure its
+# code in the same run, on the same machine, and print ours as a ratio to it (times alone
+# differ between machines and loads; a ratio measured side by side does not).
+REFERENCE_REVISION = "fb90ff1"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def code_at(revision: str, into: Path, repo: Path = REPO) -> Path | None:
+    """bolrl's code and study files at `revision` (git archive) under `into`, or None where
+    this is not a git checkout holding that revision."""
+    try:
+        archive = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", revision,
+                                  "bolrl", "studies"], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True,
+                       capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return into
+
+
+def run_at(revision: str | None, code: str, timeout: float = 1800) -> dict | None:
+    """Run `code` (Python that prints one JSON object last) with bolrl at `revision` (None:
+    this working tree), in a process of its own; its JSON, or None where the revision is not
+    at hand."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = REPO if revision is None else code_at(revision, Path(tmp))
+        if root is None:
+            return None
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env,
+                             capture_output=True, text=True, timeout=timeout)
+        if out.returncode != 0:
+            raise RuntimeError(f"the benchmark at {revision or 'this tree'} failed: "
+                               f"{(out.stderr or out.stdout).strip().splitlines()[-1:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+TRAIN_AT_PAPER_SIZES = ("import json\nfrom pathlib import Path\nfrom bolrl.bench import "
+                        "bench_train\nfrom bolrl.study import load_study\n"
+                        "base = load_study(Path('studies/paper.toml')).cells[0].agent\n"
+                        "print(json.dumps(bench_train(base)))")
+
+
+def bench_train_reference(revision: str | None = REFERENCE_REVISION) -> dict | None:
+    """`bench_train` at the paper study's sizes (its file at `revision`), with the code at
+    `revision` (None: this working tree), in a fresh process."""
+    return run_at(revision, TRAIN_AT_PAPER_SIZES)
+
+
+def train_speedups(revision: str = REFERENCE_REVISION, reps: int = 3) -> dict | None:
+    """Per method, gradient steps/s of this tree over those at `revision`: both measured in
+    fresh processes, alternately, `reps` times each, the median of each side (on a shared
+    machine one run of either can be 20% off)."""
+    ours: dict[str, list[float]] = {}
+    theirs: dict[str, list[float]] = {}
+    for _ in range(reps):
+        reference = bench_train_reference(revision)
+        if reference is None:
+            return None
+        for side, figures in ((theirs, reference), (ours, bench_train_reference(None))):
+            for name, f in figures.items():
+                if isinstance(f, dict) and "grad_steps_per_s" in f:
+                    side.setdefault(name, []).append(f["grad_steps_per_s"])
+    return {name: {"ours": float(np.median(ours[name])), "reference": float(np.median(v)),
+                   "speedup": round(ratio(float(np.median(ours[name])), float(np.median(v))), 2),
+                   "reps": reps}
+            for name, v in theirs.items() if name in ours}
+
+
+def bench_cell_reference(revision: str = REFERENCE_REVISION, rounds: int = 1) -> dict | None:
+    """`bench_cell` of the paper study (its file at `revision`), with the code at it."""
+    return run_at(revision, "import json\nfrom pathlib import Path\nfrom bolrl.bench import "
+                            f"bench_cell\nprint(json.dumps(bench_cell(Path('studies/paper.toml'), "
+                            f"rounds={rounds})))")
+
+
+def ratio(ours: float, reference: float) -> float:
+    """How many times faster ours is (a rate over a rate, or a time under a time)."""
+    return ours / reference if reference else float("nan")

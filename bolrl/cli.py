@@ -398,6 +398,20 @@ def _bench_cell(output: Path) -> None:
                   f"{cell['wall_s']} s wall (collect {cell['collect_s']} s, train "
                   f"{cell['train_s']} s, evaluate {cell['eval_s']} s), peak worker memory "
                   f"{cell['peak_memory_mib']} MiB (target <= 2048)", markup=False)
+    with console.status(f"the same cell at {benchmarks.REFERENCE_REVISION}..."):
+        reference = benchmarks.bench_cell_reference(rounds=1)
+    if reference and reference.get("cell_id") == cell["cell_id"]:
+        times = {k: benchmarks.ratio(reference[k], cell[k]) for k in
+                 ("train_s", "collect_s", "eval_s", "wall_s")}
+        cell["speedup_vs_reference"] = {k: round(v, 2) for k, v in times.items()}
+        console.print(f"  x faster than at {benchmarks.REFERENCE_REVISION} in the same run: "
+                      f"train {times['train_s']:.2f}, collect {times['collect_s']:.2f}, "
+                      f"evaluate {times['eval_s']:.2f}, wall {times['wall_s']:.2f}",
+                      markup=False)
+    elif reference:
+        console.print(f"  (no ratio: at {benchmarks.REFERENCE_REVISION} the paper study's most "
+                      f"expensive cell was {reference.get('cell')})", markup=False)
+    cell["reference"] = {"revision": benchmarks.REFERENCE_REVISION, "figures": reference}
     projections = [benchmarks.project_study(find_study(name), workers)
                    for name in ("paper", "quick")]
     for p in projections:
@@ -428,25 +442,40 @@ def _bench_train(output: Path, device: str = "cpu") -> None:
     import dataclasses
 
     from bolrl import bench as benchmarks
-    from bolrl.config import AgentConfig
+    from bolrl.study import find_study, load_study
 
-    base = AgentConfig()
+    base = load_study(find_study("paper")).cells[0].agent  # the paper study's sizes
     base = dataclasses.replace(base, train=dataclasses.replace(base.train, device=device))
     with console.status(f"measuring training and acting throughput (1 thread, {device})..."):
         figures = benchmarks.bench_train(base)
+    speedups = None
+    if device == "cpu":
+        with console.status(f"this tree against {benchmarks.REFERENCE_REVISION} (the code before "
+                            f"the speed-ups), alternately in fresh processes, 3 times each..."):
+            speedups = benchmarks.train_speedups()
     figures["device"] = device
     sizes = figures["sizes"]
     table = Table(title=f"learning on {device}, 1 CPU thread: {sizes}")
-    reference = figures["matmul_reference_gflops"]
+    matmuls = figures["matmul_reference_gflops"]
     table.add_column("policy/method", no_wrap=True)
     table.add_column("gradient steps/s (batch 256)")
     table.add_column("actions/s (100 obs)")
-    table.add_column(f"GFLOP/s (matmuls alone: {reference:.0f})")
+    table.add_column(f"GFLOP/s (matmuls alone: {matmuls:.0f})")
+    if speedups:
+        table.add_column(f"x steps/s of {benchmarks.REFERENCE_REVISION} (median of 3)")
     for name, f in figures.items():
         if isinstance(f, dict) and "grad_steps_per_s" in f:
-            table.add_row(name, f"{f['grad_steps_per_s']:,.0f}", f"{f['actions_per_s']:,.0f}",
-                          f"{f['achieved_gflops']:.1f} ({f['achieved_gflops'] / reference:.2f})")
+            row = [name, f"{f['grad_steps_per_s']:,.0f}", f"{f['actions_per_s']:,.0f}",
+                   f"{f['achieved_gflops']:.1f} ({f['achieved_gflops'] / matmuls:.2f})"]
+            if speedups:
+                row.append(f"{speedups[name]['speedup']:.2f}" if name in speedups else "-")
+            table.add_row(*row)
     console.print(table)
+    if speedups is None and device == "cpu":
+        console.print(f"(no ratio: revision {benchmarks.REFERENCE_REVISION} is not in this "
+                      f"checkout's git history)", markup=False)
+    figures["speedup_vs_reference"] = {"revision": benchmarks.REFERENCE_REVISION,
+                                       "methods": speedups}
     benchmarks.write_section(output, "train" if device == "cpu" else f"train-{device}", figures)
     console.print(f"wrote {output}")
 

@@ -1,5 +1,7 @@
 """The benchmark's FLOP count, by hand (benchmarks themselves print figures, untested)."""
 
+import pytest
+
 from bolrl.agent import Agent
 from bolrl.bench import step_flops
 from bolrl.config import AgentConfig
@@ -40,3 +42,22 @@ def test_the_training_benchmark_measures_every_method_of_the_registries():
              for e in ([NO_EXTRACTION] if spec.imitation else EXTRACTIONS)}
     assert names <= figures.keys()
     assert all(figures[n]["grad_steps_per_s"] > 0 for n in names)
+
+
+def test_code_at_a_revision_runs_in_a_process_of_its_own(tmp_path):
+    """The reference the speed-ups are measured against: bolrl at another revision, imported
+    from its own tree (not this one) in a fresh process."""
+    import subprocess
+
+    from bolrl import bench
+
+    if subprocess.run(["git", "-C", str(bench.REPO), "rev-parse", "HEAD"],
+                      capture_output=True).returncode != 0:
+        pytest.skip("not a git checkout")
+    root = bench.code_at("HEAD", tmp_path)
+    assert root is not None and (root / "bolrl" / "__init__.py").exists()
+    assert (root / "studies" / "paper.toml").exists()
+    where = bench.run_at("HEAD", "import json, bolrl\nprint(json.dumps({'file': bolrl.__file__}))")
+    assert where is not None and str(bench.REPO / "bolrl") not in where["file"]
+    assert bench.code_at("no-such-revision", tmp_path / "x") is None
+    assert bench.ratio(150.0, 100.0) == 1.5
