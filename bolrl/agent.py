@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import asdict
 
 import numpy as np
@@ -145,6 +146,10 @@ class Agent:
                                     std_floor=floor).to(self.device)
         self.rounds_trained = 0
         self.critic_trained = False
+        # called every `hook_every` gradient steps of a train() call with (steps so far in the
+        # call, losses): what a tracker plots (bolrl.trackers); it never changes the training
+        self.step_hook: Callable[[int, dict[str, float]], None] | None = None
+        self.hook_every = 50
         self._build(seed)
 
     @property
@@ -278,6 +283,12 @@ class Agent:
                 self.policy_opt.step()
                 if self.policy_ema is not None:
                     polyak(self.policy_ema, self.policy, cfg.ema)
+            if self.step_hook is not None and (step + 1) % self.hook_every == 0:
+                losses = {"policy_loss": float(p_loss.detach())} if extractor is not None else {}
+                if critic is not None:
+                    losses.update(critic_q_loss=float(q_loss.detach()),
+                                  critic_v_loss=float(v_loss.detach()))
+                self.step_hook(step + 1, losses)
             if step >= steps - tail:
                 if extractor is not None:
                     sums["policy_loss"] += float(p_loss.detach())

@@ -400,7 +400,7 @@ def _bench_cell(output: Path) -> None:
                   f"{cell['peak_memory_mib']} MiB (target <= 2048)", markup=False)
     with console.status(f"the same cell at {benchmarks.REFERENCE_REVISION}..."):
         reference = benchmarks.bench_cell_reference(rounds=1)
-    if reference and reference.get("cell_id") == cell["cell_id"]:
+    if reference and reference.get("cell") == cell["cell"]:  # ids differ: demos versions
         times = {k: benchmarks.ratio(reference[k], cell[k]) for k in
                  ("train_s", "collect_s", "eval_s", "wall_s")}
         cell["speedup_vs_reference"] = {k: round(v, 2) for k, v in times.items()}
@@ -556,6 +556,26 @@ def _vet_results(results: Path, study_name: str) -> None:
     for path in moved:
         err_console.print(f"[yellow]warning:[/] unreadable results file moved aside to {path}; "
                           f"its cell will be rerun")
+
+
+TRACK_OPT = typer.Option([], "--track", help="An experiment tracker that watches every cell "
+                         "(repeatable): tensorboard (event files in results/<study>/tensorboard/; "
+                         "the tensorboard extra). Not part of a cell's identity.")
+
+
+def _tracked(cells: list, track: list[str]) -> list:
+    """The cells with these trackers, after checking that each is known and installed."""
+    import dataclasses
+
+    from bolrl.trackers import TrackerMissing, check
+
+    if not track:
+        return cells
+    try:
+        check(track)
+    except (TrackerMissing, ValueError) as exc:
+        fail(str(exc))
+    return [dataclasses.replace(c, track=tuple(dict.fromkeys(track))) for c in cells]
 
 
 DEVICE_OPT = typer.Option(None, "--device", help="Where networks train and act, for every "
@@ -945,6 +965,7 @@ def run_grid(
     cpus_per_cell: float = typer.Option(1.0, help="Ray: CPUs per cell (its torch threads)."),
     gpus_per_cell: float = typer.Option(0.0, help="Ray: GPUs per cell (fractions allowed)."),
     device: str = DEVICE_OPT,
+    track: list[str] = TRACK_OPT,
     return_rows: bool = typer.Option(False, "--return-rows", help="Ray: tasks return their "
                                      "rows and this process writes them (no shared "
                                      "filesystem needed; no resume of a lost cell)."),
@@ -963,7 +984,7 @@ def run_grid(
         fail(f"--executor: unknown executor {executor!r}; choose from: local, ray")
     if cpus_per_cell <= 0 or gpus_per_cell < 0:
         fail("--cpus-per-cell must be positive and --gpus-per-cell non-negative")
-    placed = {c.cell_id: c for c in _on_device(s.cells, device)}
+    placed = {c.cell_id: c for c in _tracked(_on_device(s.cells, device), track)}
     results = _writable_dir(results)
     _vet_results(results, s.name)
     _claim_study_dir(results, s)
@@ -1152,6 +1173,7 @@ def run_cell_cmd(
     sets: list[str] = SET_OPT,
     name: str = NAME_OPT,
     device: str = DEVICE_OPT,
+    track: list[str] = TRACK_OPT,
 ) -> None:
     """Run one cell in this process (for debugging and for job arrays)."""
     from bolrl.study import StudyError
@@ -1161,7 +1183,7 @@ def run_cell_cmd(
         cell = s.cell(cell_id)
     except StudyError as exc:
         fail(str(exc))
-    cell = _on_device([cell], device)[0]
+    cell = _tracked(_on_device([cell], device), track)[0]
     results = _writable_dir(results)
     _vet_results(results, s.name)
     _claim_study_dir(results, s)

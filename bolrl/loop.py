@@ -35,9 +35,10 @@ from bolrl.files import UnsafeFile, load_tensors, write_atomic
 from bolrl.noise import Noise
 from bolrl.provenance import suite_version
 from bolrl.registry import NOISES
-from bolrl.results import make_row, run_dir
+from bolrl.results import make_row, run_dir, study_dir
 from bolrl.rollout import rollout
 from bolrl.study import Cell
+from bolrl.trackers import Trackers
 
 EVAL_STREAM = 2000
 COLLECT_STREAM = 3000
@@ -171,7 +172,9 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
     rdir.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     round_index = 0
+    trackers = None
     try:  # setup included: a task or agent that cannot be built fails this cell only
+        trackers = Trackers(cell.track, study_dir(results, cell.study), cell)
         task = get_task(cell.task_spec)
         agent = Agent(cell.agent, task.obs_dim, task.act_dim, seed=cell.seed,
                       unitless_features=task.unitless_features)
@@ -204,6 +207,9 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
             say(cell.cell_id, round_index, "train")
             t0 = time.perf_counter()
             steps = cell.train.steps_round0 if round_index == 0 else cell.train.steps_per_round
+            before = rows[-1]["grad_steps"] if rows else 0
+            agent.step_hook = (None if not trackers.each else
+                               lambda k, losses, before=before: trackers.step(before + k, losses))
             demos, autonomous = data.split(demo_transitions)
             if steps == 0:
                 losses = {}
@@ -236,6 +242,7 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
                 device=str(agent.device),
             ))
             _save_checkpoint(rdir, round_index, agent, data, rows, demo_transitions)
+            trackers.round(rows[-1])
             say(cell.cell_id, round_index, "done", success)
     except Exception as exc:  # recorded, so that the other cells of the grid go on
         if isinstance(exc, NonFiniteLoss):
@@ -247,4 +254,7 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
                          autonomous_transitions=0, eval_episodes=cell.eval_episodes,
                          grad_steps=rows[-1]["grad_steps"] if rows else 0,
                          collect_s=0.0, train_s=0.0, eval_s=0.0))
+    finally:
+        if trackers is not None:
+            trackers.close()
     return rows

@@ -96,6 +96,8 @@ class Cell:
     noise_params: NoiseTable
     vector_env: str = "sync"  # how Gymnasium tasks step their environments: not in config()
     demos_style: str = "scripted"  # the embedded experts' demonstration style
+    track: tuple[str, ...] = ()  # experiment trackers that watch it (bolrl.trackers): not in
+    # config(), they never change its rows
 
     @property
     def algorithm(self) -> str:
