@@ -11,8 +11,9 @@ per task it replaces covered 79-89% (its lower bound at 3 pairs is the smallest 
 
 Across the findings of one report, `holm` adjusts the p-values (Holm's step-down method), and
 `detectable_difference` gives the smallest paired difference a study of a given size detects
-with 80% power (noncentral t). Also the interquartile mean and stratified bootstrap (Agarwal et
-al., 2021), written here because rliable 1.2.0 does not work with pandas 3 (see FACTS).
+with 80% power (noncentral t). Also the interquartile mean, stratified bootstrap, probability
+of improvement and performance profiles (Agarwal et al., 2021), written here because rliable
+1.2.0 does not work with pandas 3 (see FACTS).
 """
 
 from __future__ import annotations
@@ -70,6 +71,55 @@ def stratified_bootstrap(scores: Scores, statistic: Callable[[np.ndarray], float
         parts = [rng.choice(np.asarray(scores[t], float), size=len(scores[t])) for t in tasks]
         samples[r] = statistic(np.concatenate(parts))
     return (float(point), *percentile_interval(samples, level))
+
+
+def probability_of_improvement(x: Scores, y: Scores) -> float:
+    """P(X > Y), rliable's probability of improvement: per task, the share of all pairs of a
+    run of x and a run of y in which x scores higher (ties count half: the Mann-Whitney
+    statistic), averaged over the tasks both have."""
+    per_task = []
+    for t in sorted(set(x) & set(y)):
+        a, b = np.asarray(x[t], float)[:, None], np.asarray(y[t], float)[None, :]
+        per_task.append(float(((a > b) + 0.5 * (a == b)).mean()))
+    if not per_task:
+        raise ValueError("no task has runs of both methods")
+    return float(np.mean(per_task))
+
+
+def probability_of_improvement_ci(x: Scores, y: Scores, reps: int = 2000, level: float = 0.95,
+                                  seed: int = 0) -> tuple[float, float, float]:
+    """(P(X > Y), low, high): a stratified bootstrap, resampling each method's runs within
+    each task."""
+    rng = np.random.default_rng(seed)
+    tasks = sorted(set(x) & set(y))
+    samples = np.empty(reps)
+    for r in range(reps):
+        xs = {t: rng.choice(np.asarray(x[t], float), size=len(x[t])) for t in tasks}
+        ys = {t: rng.choice(np.asarray(y[t], float), size=len(y[t])) for t in tasks}
+        samples[r] = probability_of_improvement(xs, ys)
+    return (probability_of_improvement(x, y), *percentile_interval(samples, level))
+
+
+def performance_profile(scores: Scores, taus: np.ndarray) -> np.ndarray:
+    """rliable's performance profile: for each threshold tau, the share of all runs (tasks
+    and seeds) that score above it."""
+    runs = np.concatenate([np.asarray(scores[t], float) for t in sorted(scores)])
+    return (runs[None, :] > np.asarray(taus, float)[:, None]).mean(axis=1)
+
+
+def performance_profile_band(scores: Scores, taus: np.ndarray, reps: int = 1000,
+                             level: float = 0.95, seed: int = 0):
+    """(profile, low, high) per threshold: a stratified bootstrap band (runs resampled within
+    each task)."""
+    rng = np.random.default_rng(seed)
+    tasks = sorted(scores)
+    samples = np.empty((reps, len(taus)))
+    for r in range(reps):
+        resampled = {t: rng.choice(np.asarray(scores[t], float), size=len(scores[t]))
+                     for t in tasks}
+        samples[r] = performance_profile(resampled, taus)
+    low, high = np.percentile(samples, [50 * (1 - level), 50 * (1 + level)], axis=0)
+    return performance_profile(scores, taus), low, high
 
 
 # ------------------------------------------------------------------ Student's t, by hand

@@ -89,6 +89,9 @@ def test_build_writes_figures_tables_and_report(tmp_path):
     assert "**reproduced, larger than the paper's**" in text and "**reversed**" in text
     assert "## Base policies per seed" in text
     assert "![axis_algorithm](figures/axis_algorithm.png)" in text
+    assert "profiles.png" in names and "Probability of improvement" in text
+    # the recipe (0.7) over filtered BC (0.5) at sd 0.03: every run of one above the other's
+    assert "| Q-function > imitation (filtered BC) | 1.00 [1.00, 1.00] | 18 |" in text
     assert (tmp_path / "tables" / "summary.md").read_text().count("\n") == 2 + 12
     tex = (tmp_path / "tables" / "summary.tex").read_text()
     assert tex.startswith("\\begin{tabular}") and "\\bottomrule" in tex

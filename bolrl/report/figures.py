@@ -15,7 +15,13 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from bolrl.report.data import final_scores, interval, mean_ci, scaling_curve  # noqa: E402
-from bolrl.report.naming import colour, display_name, key_label, task_label  # noqa: E402
+from bolrl.report.naming import (  # noqa: E402
+    colour,
+    display_name,
+    key_label,
+    line_style,
+    task_label,
+)
 
 MAX_BANDS = 4  # more methods than this in one panel: lines without bands (see the per-seed view)
 
@@ -70,7 +76,8 @@ def comparison_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Pat
             if sel.empty:
                 continue
             c = scaling_curve(sel)
-            ax.plot(c.x, 100 * c.mean, marker="o", ms=3, color=colour(key), label=_label(key))
+            ax.plot(c.x, 100 * c.mean, line_style(key), marker="o", ms=3, color=colour(key),
+                    label=_label(key))
             if len(keys) <= MAX_BANDS:
                 ax.fill_between(c.x, 100 * c.low, 100 * c.high, color=colour(key), alpha=0.15,
                                 linewidth=0)
@@ -109,6 +116,37 @@ def comparison_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Pat
     return _save(fig, stem, formats)
 
 
+def profiles_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Path,
+                    formats: list[str]) -> list[Path]:
+    """rliable's performance profiles of final success: for each threshold, the share of a
+    method's runs (tasks and seeds) above it, with a 95% stratified bootstrap band."""
+    from bolrl.stats import performance_profile_band
+
+    scores = final_scores(rows[rows["key"].isin(keys)])
+    if scores.empty:
+        return []
+    taus = np.linspace(0.0, 1.0, 101)
+    fig, ax = plt.subplots(figsize=(5.5, 4.2), layout="constrained")
+    for key in keys:
+        s = scores[scores["key"] == key]
+        if s.empty:
+            continue
+        by_task = {t: g["final"].to_numpy() for t, g in s.groupby("task")}
+        profile, low, high = performance_profile_band(by_task, taus)
+        ax.plot(100 * taus, 100 * profile, line_style(key), color=colour(key),
+                label=_label(key))
+        if len(keys) <= MAX_BANDS:
+            ax.fill_between(100 * taus, 100 * low, 100 * high, color=colour(key), alpha=0.15,
+                            linewidth=0)
+    ax.set_xlabel("final success threshold tau (%)")
+    ax.set_ylabel("runs with final success > tau (%)")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title(title)
+    return _save(fig, stem, formats)
+
+
 def seeds_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Path,
                  formats: list[str]) -> list[Path]:
     """Every seed's curve (thin) under each method's mean (thick), one panel per task: the
@@ -130,7 +168,8 @@ def seeds_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Path,
                         alpha=0.35, color=colour(key))
             if not sel.empty:
                 c = scaling_curve(sel)
-                ax.plot(c.x, 100 * c.mean, lw=2.2, color=colour(key), label=_label(key))
+                ax.plot(c.x, 100 * c.mean, line_style(key), lw=2.2, color=colour(key),
+                        label=_label(key))
         ax.set_title(task_label(task))
         ax.set_xlabel("autonomous episodes (cumulative)")
         ax.set_ylabel("evaluation success (%): seeds, mean")

@@ -25,7 +25,13 @@ import pandas as pd
 
 from bolrl.registry import RECIPE_NAME as RECIPE
 from bolrl.report.data import demos_styles, final_scores
-from bolrl.stats import Interval, fixed_task_interval, holm, paired_difference
+from bolrl.stats import (
+    Interval,
+    fixed_task_interval,
+    holm,
+    paired_difference,
+    probability_of_improvement_ci,
+)
 
 MIN_PAIRS = 6  # fewer task-seed pairs: descriptive only (the t-interval has too few df)
 ALPHA = 0.05  # family-wise, two-sided: Holm across the findings of one report
@@ -71,6 +77,8 @@ class Measured:
     # the same pairs' difference at round 0 (the base policies): 0 where both methods start
     # from one base; else how much of the final difference was there before any online round
     base_interval: Interval | None = None
+    # rliable's P(better > worse) over the same runs, with a stratified bootstrap interval
+    improvement: tuple[float, float, float] | None = None
 
     @property
     def diff(self) -> float:
@@ -171,9 +179,11 @@ def measure(rows: pd.DataFrame, findings: list[Finding] | None = None) -> list[M
                                      _by_task(scores, f.worse, pairs))
         base = paired_difference(_by_task(scores, f.better, pairs, "base"),
                                  _by_task(scores, f.worse, pairs, "base"))
+        better, worse = _by_task(scores, f.better, pairs), _by_task(scores, f.worse, pairs)
         out.append(Measured(f, float(a.merge(pairs)["final"].mean()),
                             float(b.merge(pairs)["final"].mean()), interval,
-                            base_interval=base))
+                            base_interval=base,
+                            improvement=probability_of_improvement_ci(better, worse)))
     return out
 
 
@@ -275,4 +285,17 @@ def style_contrasts_markdown(contrasts: list[tuple[str, Interval]]) -> str:
         p_text = "-" if p != p else (f"{p:.3f}" if p >= 0.001 else "<0.001")
         lines.append(f"| {claim} | {_points(iv.mean)} [{_points(iv.low)}, {_points(iv.high)}]"
                      f" | {iv.runs} | {p_text} |")
+    return "\n".join(lines) + "\n"
+
+
+def improvement_markdown(measured: list[Measured]) -> str:
+    """rliable's probability of improvement for each finding: how often a run of the better
+    method beats a run of the worse one on the same task (0.5: no difference)."""
+    rows = [m for m in measured if m.improvement is not None]
+    if not rows:
+        return ""
+    lines = ["| finding | P(better > worse) [95% CI] | runs per method |", "|---|---|---|"]
+    for m in rows:
+        point, low, high = m.improvement
+        lines.append(f"| {m.finding.claim} | {point:.2f} [{low:.2f}, {high:.2f}] | {m.pairs} |")
     return "\n".join(lines) + "\n"

@@ -71,3 +71,9 @@ def task_label(task: str) -> str:
     if suite == "metaworld":
         name = name.removesuffix("-v3").removesuffix("-v2")
     return f"{name} ({SUITE_NAMES[suite]})"
+
+
+def line_style(key: str) -> str:
+    """Dashed for a method's scripted-demonstration cells where a study runs two styles (its
+    key names the style), solid otherwise: one colour per method, one dash per style."""
+    return "--" if key.endswith(" demos=scripted") else "-"

@@ -14,6 +14,7 @@ from bolrl.report.figures import (
     comparison_figure,
     data_scaling_figure,
     noise_figure,
+    profiles_figure,
     seeds_figure,
 )
 from bolrl.report.findings import (
@@ -22,6 +23,7 @@ from bolrl.report.findings import (
     MIN_PAIRS,
     STATISTIC,
     findings_markdown,
+    improvement_markdown,
     judge,
     measure,
     noise_findings,
@@ -70,6 +72,8 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
         if axis_keys:
             figures += comparison_figure(rows, axis_keys, title, fig_dir / f"axis_{axis}",
                                          formats)
+    figures += profiles_figure(rows, keys, f"{study_name}: performance profiles",
+                               fig_dir / "profiles", formats)
     seed_keys = comparison_keys(rows, "algorithm") or (keys if len(keys) <= MAX_BANDS else [])
     if seed_keys:
         figures += seeds_figure(rows, seed_keys, f"{study_name}: every seed (thin) and the mean",
@@ -91,6 +95,13 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
     main, swept = judged[:len(main)], judged[len(main):]
     findings_md = (findings_markdown(main) if main
                    else "No finding has both of its methods in these results.\n")
+    improvement = improvement_markdown(main)
+    if improvement:
+        findings_md += ("\nProbability of improvement (Agarwal et al., 2021): how often a run "
+                        "of the better method scores above a run of the worse one on the same "
+                        "task, averaged over tasks (0.5: no difference), with a 95% stratified "
+                        "bootstrap interval; figure `profiles`: the share of each method's runs "
+                        "above each final success.\n\n" + improvement)
     contrasts = style_contrasts(rows)
     if contrasts:
         findings_md += ("\nBetween the demonstration styles, paired by task and seed: how much "
