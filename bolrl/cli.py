@@ -388,6 +388,8 @@ def _bench_suite(suite: str, seconds: float, output: Path) -> None:
 
 
 def _bench_cell(output: Path) -> None:
+    import subprocess
+
     from bolrl import bench as benchmarks
     from bolrl.study import find_study
 
@@ -398,8 +400,12 @@ def _bench_cell(output: Path) -> None:
                   f"{cell['wall_s']} s wall (collect {cell['collect_s']} s, train "
                   f"{cell['train_s']} s, evaluate {cell['eval_s']} s), peak worker memory "
                   f"{cell['peak_memory_mib']} MiB (target <= 2048)", markup=False)
+    reference = None
     with console.status(f"the same cell at {benchmarks.REFERENCE_REVISION}..."):
-        reference = benchmarks.bench_cell_reference(rounds=1)
+        try:
+            reference = benchmarks.bench_cell_reference(rounds=1)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            err_console.print(f"no ratio: {escape(str(exc))}", highlight=False)
     if reference and reference.get("cell") == cell["cell"]:  # ids differ: demos versions
         times = {k: benchmarks.ratio(reference[k], cell[k]) for k in
                  ("train_s", "collect_s", "eval_s", "wall_s")}
@@ -440,6 +446,7 @@ def _on_device_name(device: str) -> str:
 
 def _bench_train(output: Path, device: str = "cpu") -> None:
     import dataclasses
+    import subprocess
 
     from bolrl import bench as benchmarks
     from bolrl.study import find_study, load_study
@@ -452,7 +459,10 @@ def _bench_train(output: Path, device: str = "cpu") -> None:
     if device == "cpu":
         with console.status(f"this tree against {benchmarks.REFERENCE_REVISION} (the code before "
                             f"the speed-ups), alternately in fresh processes, 3 times each..."):
-            speedups = benchmarks.train_speedups()
+            try:
+                speedups = benchmarks.train_speedups()
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                err_console.print(f"no ratio: {escape(str(exc))}", highlight=False)
     figures["device"] = device
     sizes = figures["sizes"]
     table = Table(title=f"learning on {device}, 1 CPU thread: {sizes}")
@@ -606,6 +616,8 @@ def _claim_study_dir(results: Path, s) -> None:
 
     marker = results / s.name / "study-file"
     here = str(Path(s.path).resolve())
+    if Path(here) == (results / s.name / "study.toml").resolve():
+        return  # the study as it ran, run again from its saved file: nothing new to record
     try:
         before = marker.read_text().strip() if marker.exists() else ""
         if before and before != here and Path(before).exists():
@@ -984,6 +996,9 @@ def run_grid(
         fail(f"--executor: unknown executor {executor!r}; choose from: local, ray")
     if cpus_per_cell <= 0 or gpus_per_cell < 0:
         fail("--cpus-per-cell must be positive and --gpus-per-cell non-negative")
+    if track and return_rows:
+        fail("--track with --return-rows: the tasks run in temporary directories that are "
+             "deleted with their event files; run without --return-rows on a shared filesystem")
     placed = {c.cell_id: c for c in _tracked(_on_device(s.cells, device), track)}
     results = _writable_dir(results)
     _vet_results(results, s.name)
@@ -1394,17 +1409,23 @@ def plot(
 def _plot_two(studies: list[str], results: Path, fmts: list[str], out: Path | None,
               as_run: bool) -> None:
     """`plot A B`: one report of the methods both studies ran, B - A."""
+    import pandas as pd
+
     from bolrl.report import compare
     from bolrl.report.data import ok_rows
     from bolrl.report.naming import key_label
 
-    loaded, frames = [], []
-    for study in studies:
+    loaded, raw = [], []
+    for side, study in enumerate(studies):
         s = _load_study(study, runnable=False)
         _vet_results(results, s.name)
         frame, _ = _rows_to_plot(s, study, results, as_run)
         loaded.append(s)
-        frames.append(ok_rows(frame))
+        raw.append(frame.assign(_side=side))
+    # method keys named over both studies at once: a setting one of them varies (episodes per
+    # round, noise scale, demonstration style) then names the other's methods too
+    both = ok_rows(pd.concat(raw, ignore_index=True))
+    frames = [both[both["_side"] == side].drop(columns="_side") for side in (0, 1)]
     names = (loaded[0].name, loaded[1].name)
     if names[0] == names[1]:
         fail(f"both studies are named {names[0]!r}: their results are one directory")
@@ -1439,10 +1460,12 @@ def _slug(tasks: str | None, methods: str | None) -> str:
 
 
 def main() -> None:
+    import sys
+
     # offscreen rendering (bolrl eval --video) where there is no display: MuJoCo reads the
     # setting when it is first imported, before any command runs
-    if not os.environ.get("DISPLAY"):
-        os.environ.setdefault("MUJOCO_GL", "egl")
+    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+        os.environ.setdefault("MUJOCO_GL", "egl")  # (macOS and Windows have their own GL)
     app()
 
 

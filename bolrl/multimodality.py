@@ -28,6 +28,9 @@ HELD_OUT = 0.25  # share of episodes whose states are queried
 MINORITY = 0.2  # the smaller group's least share of the neighbours
 LEVEL = 0.95  # quantile of the unimodal null's D that counts as a split
 QUERY_EVERY = 3  # every third held-out state (neighbouring steps are nearly the same query)
+# the least within-group spread D divides by, in action units (actions lie in [-1, 1]): two
+# groups of near-constant actions a rounding error apart are not two modes
+SPREAD_FLOOR = 0.01
 
 
 def mean_strategy(values: tuple[float, ...], odds: tuple[float, ...]) -> float:
@@ -51,7 +54,7 @@ def best_split(actions: np.ndarray) -> tuple[float, float]:
     cut = int(c[np.argmin(left_ss + right_ss)])
     left, right = x[:cut], x[cut:]
     spread = np.sqrt(left.var() + right.var())
-    d = abs(left.mean() - right.mean()) * np.sqrt(2) / max(spread, 1e-12)
+    d = abs(left.mean() - right.mean()) * np.sqrt(2) / max(spread, SPREAD_FLOOR)
     return float(d), min(cut, n - cut) / n
 
 

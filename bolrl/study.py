@@ -606,6 +606,8 @@ def load_study(path: Path, runnable: bool = True, overrides: list[str] | tuple =
         raw = over.apply(raw, overrides)
     except over.OverrideError as exc:
         raise StudyError(str(exc)) from None
+    if (name or overrides) and "study" not in raw:
+        raw["study"] = {}  # a file without [study]: the name goes in one
     table = raw.get("study") if isinstance(raw.get("study"), dict) else None
     if table is not None and (name or (overrides and not any(
             "name" in over.parse(a).get("study", {}) for a in overrides))):

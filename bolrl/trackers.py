@@ -7,7 +7,8 @@ cumulative gradient steps), tagged by study, cell id and method. Trackers only w
 not part of a cell's identity and never change its rows. Each is an optional extra, installed
 with its library:
 
-    tensorboard   event files in results/<study>/tensorboard/<cell id>/ (pip install
+    tensorboard   event files in results/<study>/tensorboard/<cell id>/<UTC time of the run>/
+                  (pip install
                   'bolrl[tensorboard]'; view them with `tensorboard --logdir
                   results/<study>/tensorboard`)
 """
@@ -15,6 +16,8 @@ with its library:
 from __future__ import annotations
 
 import math
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 EVERY = 50  # gradient steps between two points of the training losses
@@ -56,7 +59,8 @@ class TensorBoard:
         from torch.utils.tensorboard import SummaryWriter
 
         self.check()
-        self.writer = SummaryWriter(log_dir=str(directory / "tensorboard" / cell.cell_id))
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")  # a rerun (--force) beside
+        self.writer = SummaryWriter(log_dir=str(directory / "tensorboard" / cell.cell_id / stamp))
         self.writer.add_text("cell", f"study {cell.study}, cell {cell.cell_id}, "
                                      f"{cell.label}, method {cell.method_name}")
 
@@ -90,19 +94,37 @@ def check(names: tuple[str, ...] | list[str]) -> None:
 
 
 class Trackers:
-    """The trackers of one cell's run, as one (none: every call does nothing)."""
+    """The trackers of one cell's run, as one (none: every call does nothing). A tracker that
+    fails (its library missing on a worker, a full disk) is dropped with a warning on stderr:
+    watching a cell never fails it or changes its rows."""
 
     def __init__(self, names: tuple[str, ...], study_dir: Path, cell) -> None:
-        self.each = [TRACKERS[name](study_dir, cell) for name in names]
+        self.each = []
+        for name in names:
+            try:
+                self.each.append(TRACKERS[name](study_dir, cell))
+            except Exception as exc:  # noqa: BLE001 - any failure of a tracker is its own
+                _warn(name, cell, exc)
+
+    def _each(self, call) -> None:
+        for tracker in list(self.each):
+            try:
+                call(tracker)
+            except Exception as exc:  # noqa: BLE001
+                _warn(tracker.name, None, exc)
+                self.each.remove(tracker)
 
     def round(self, row: dict) -> None:
-        for tracker in self.each:
-            tracker.round(row)
+        self._each(lambda t: t.round(row))
 
     def step(self, grad_step: int, losses: dict[str, float]) -> None:
-        for tracker in self.each:
-            tracker.step(grad_step, losses)
+        self._each(lambda t: t.step(grad_step, losses))
 
     def close(self) -> None:
-        for tracker in self.each:
-            tracker.close()
+        self._each(lambda t: t.close())
+
+
+def _warn(name: str, cell, exc: Exception) -> None:
+    where = f" for cell {cell.cell_id}" if cell is not None else ""
+    print(f"warning: tracker {name} dropped{where}: {type(exc).__name__}: {exc}",
+          file=sys.stderr, flush=True)

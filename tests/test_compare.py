@@ -51,3 +51,14 @@ def test_plot_two_studies_writes_one_report(tmp_path):
     assert three.exit_code == 2 and "one study, or two" in three.output
     mixed = runner.invoke(app, ["plot", str(smoke), str(variant), "--set", "train.lr=1"])
     assert mixed.exit_code == 2 and "saved file" in mixed.output
+
+
+def test_one_run_per_task_has_no_test_however_many_pairs():
+    """6 tasks x 1 seed: 6 pairs but no variance estimate, so no verdict (not 'no
+    difference')."""
+    tasks = tuple(f"t{i}" for i in range(6))
+    a = ok_rows(synthetic_rows(seeds=1, tasks=tasks))
+    b = synthetic_rows(seeds=1, tasks=tasks)
+    b.loc[b["round"] == 3, "eval_success_rate"] = 1.0
+    for d in compare.differences(a, ok_rows(b)):
+        assert d.pairs == 6 and d.verdict.startswith("descriptive only")

@@ -106,3 +106,11 @@ def test_run_grid_saves_the_resolved_study_and_keeps_its_history(tmp_path):
     history = list((tmp_path / "s" / "study-history").glob("study-*.toml"))
     assert [p.read_text() for p in history] == [first]
     assert tomllib.loads(saved.read_text())["study"]["seeds"] == [1]
+
+
+def test_a_file_without_a_study_table_still_gets_the_variants_name(tmp_path):
+    path = tmp_path / "bare.toml"  # every [study] key at its default
+    path.write_text("[train]\nsteps_round0 = 20\n")
+    assert load_study(path).name == "bare"
+    assert load_study(path, overrides=["train.lr=5e-4"]).name == "bare+lr=5e-4"
+    assert load_study(path, name="mine").name == "mine"

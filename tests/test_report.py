@@ -349,7 +349,7 @@ def test_each_finding_carries_its_pairs_difference_at_round_0():
     moved = first & (frame["method"] == "diffusion/filtered-bc")
     measured = judge(measure(ok_rows(frame)))
     assert all(m.base_interval.mean == 0 for m in measured)
-    assert "| one base |" in findings_markdown(measured)
+    assert "| 0 in every pair |" in findings_markdown(measured)
     frame.loc[moved, "eval_success_rate"] = 0.1  # filtered BC started 20 points lower
     q = {m.finding.claim: m for m in measure(ok_rows(frame))}["Q-function > imitation "
                                                               "(filtered BC)"]

@@ -66,6 +66,8 @@ def differences(a: pd.DataFrame, b: pd.DataFrame) -> list[Difference]:
 def _judged(d: Difference, p: float) -> Difference:
     if d.pairs < MIN_PAIRS:
         verdict = f"descriptive only ({d.pairs} pairs, fewer than {MIN_PAIRS})"
+    elif p != p:  # no variance estimate (one seed per task): no test
+        verdict = "descriptive only (one run per task: no interval)"
     elif p < ALPHA:
         verdict = "B higher" if d.diff > 0 else "B lower"
     else:

@@ -74,8 +74,9 @@ class Measured:
     interval: Interval  # of the paired difference
     p_holm: float = math.nan  # two-sided, adjusted across the report's findings
     verdict: str = ""
-    # the same pairs' difference at round 0 (the base policies): 0 where both methods start
-    # from one base; else how much of the final difference was there before any online round
+    # the same pairs' difference at round 0 (the base policies): 0 in every pair where both
+    # methods start from one base; else how much of the final difference was there before any
+    # online round
     base_interval: Interval | None = None
     # rliable's P(better > worse) over the same runs, with a stratified bootstrap interval
     improvement: tuple[float, float, float] | None = None
@@ -204,7 +205,7 @@ def _base(iv: Interval | None) -> str:
     if iv is None:
         return "-"
     if iv.mean == 0 and iv.se == 0:
-        return "one base"
+        return "0 in every pair"
     return f"{_points(iv.mean)} [{_points(iv.low)}, {_points(iv.high)}]"
 
 
@@ -252,6 +253,10 @@ def style_contrasts(rows: pd.DataFrame) -> list[tuple[str, Interval]]:
     larger its paired difference is with the other style than with `scripted` (multimodal -
     scripted), paired by task and seed. A secondary analysis, outside the
     report's family of findings (no Holm, no verdict)."""
+    if rows["episodes_per_round"].nunique() > 1:  # as `measure`: at the most data per round
+        most = rows["episodes_per_round"].max()
+        rows = rows[rows["episodes_per_round"] == most].copy()
+        rows["key"] = rows["key"].str.replace(f" E={most}", "", regex=False)
     styles = demos_styles(rows)
     names = sorted(styles.unique(), key=lambda n: (n != "scripted", n))  # the baseline first
     if len(names) != 2:

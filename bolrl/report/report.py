@@ -235,8 +235,8 @@ def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list
               f"(it contains both zero and the paper's difference), *descriptive only* (fewer "
               f"than {MIN_PAIRS} task-seed pairs: no verdict). The paper's numbers are its "
               f"averages over six tasks after 10-20 rounds of 200 episodes. The last column "
-              f"is the same pairs' difference at round 0, between the base policies (*one "
-              f"base* where both methods start from the same one): the part of the final "
+              f"is the same pairs' difference at round 0, between the base policies (*0 in "
+              f"every pair* where both methods start from the same one): the part of the final "
               f"difference that was there before any online round.", "", findings_md,
               "## Side by side with the paper", "",
               "Success in %: the paper's averages over its six tasks, ours over our tasks and "
