@@ -61,7 +61,33 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
     header (e.g. that its rows ran under an older configuration); `band` is the study's
     target for the base policy's success, against which each seed's base is flagged."""
     rows = ok_rows(results)
-    fig_dir = out_dir / "figures"
+    figures = _figures(rows, study_name, out_dir / "figures", formats)
+    table = summary_table(rows)
+    findings_md, judged = _findings(rows)
+    paper_md = side_by_side(rows) + "\n" + scaling_side_by_side(rows)
+    shapes_md = "".join((f"With {style} demonstrations:\n\n" if style else "")
+                        + shapes_markdown(part) + "\n" for style, part in _by_style(rows)
+                        if shapes_markdown(part))
+    tab_dir = out_dir / "tables"
+    tab_dir.mkdir(parents=True, exist_ok=True)
+    (tab_dir / "summary.md").write_text(to_markdown(table))
+    (tab_dir / "summary.tex").write_text(to_latex(table))
+    finished = results["cell_id"].nunique()
+    failed = results.loc[results["status"] != "ok", "cell_id"].nunique()
+    partial = ""
+    if finished < total_cells or failed:
+        partial = (f"Partial results: {finished - failed} of {total_cells} cells finished"
+                   + (f", {failed} failed (excluded)" if failed else "") + ".")
+    base_md = base_per_seed_markdown(rows, band)
+    demos_md = _multimodality_markdown(rows)
+    _write_report(out_dir, study_name, results, figures, table, findings_md, paper_md,
+                  shapes_md, partial, command, notes or [], base_md, demos_md)
+    return Report(out_dir, figures, table, findings_md, partial, judged)
+
+
+def _figures(rows: pd.DataFrame, study_name: str, fig_dir: Path,
+             formats: list[str]) -> list[Path]:
+    """Every figure of the report, written to `fig_dir` (earlier ones not redrawn removed)."""
     fig_dir.mkdir(parents=True, exist_ok=True)
     figures: list[Path] = []
     keys = sorted(rows["key"].unique())
@@ -89,47 +115,34 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
     for stale in fig_dir.iterdir():  # figures of an earlier plot this one did not redraw
         if stale.suffix in (".png", ".pdf", ".svg") and stale not in figures:
             stale.unlink()
-    table = summary_table(rows)
+    return figures
+
+
+def _findings(rows: pd.DataFrame) -> tuple[str, list]:
+    """The findings section's Markdown, and the judged findings (main, then the swept noise
+    scales): one family, Holm across all of them."""
     main, swept = measure(rows), measure(rows, noise_findings(rows))
-    judged = judge(main + swept)  # one family: Holm across every finding of the report
+    judged = judge(main + swept)
     main, swept = judged[:len(main)], judged[len(main):]
-    findings_md = (findings_markdown(main) if main
-                   else "No finding has both of its methods in these results.\n")
+    md = (findings_markdown(main) if main
+          else "No finding has both of its methods in these results.\n")
     improvement = improvement_markdown(main)
     if improvement:
-        findings_md += ("\nProbability of improvement (Agarwal et al., 2021): how often a run "
-                        "of the better method scores above a run of the worse one on the same "
-                        "task, averaged over tasks (0.5: no difference), with a 95% stratified "
-                        "bootstrap interval; figure `profiles`: the share of each method's runs "
-                        "above each final success.\n\n" + improvement)
+        md += ("\nProbability of improvement (Agarwal et al., 2021): how often a run of the "
+               "better method scores above a run of the worse one on the same task, averaged "
+               "over tasks (0.5: no difference), with a 95% stratified bootstrap interval; "
+               "figure `profiles`: the share of each method's runs above each final "
+               "success.\n\n" + improvement)
     contrasts = style_contrasts(rows)
     if contrasts:
-        findings_md += ("\nBetween the demonstration styles, paired by task and seed: how much "
-                        "each finding's difference changes with the style (a secondary "
-                        "analysis, outside the family above: unadjusted p, no verdict).\n\n"
-                        + style_contrasts_markdown(contrasts))
+        md += ("\nBetween the demonstration styles, paired by task and seed: how much each "
+               "finding's difference changes with the style (a secondary analysis, outside the "
+               "family above: unadjusted p, no verdict).\n\n"
+               + style_contrasts_markdown(contrasts))
     if swept:
-        findings_md += ("\nThe noise scale, swept: each noisy method against the same method "
-                        "without noise (paired by task and seed).\n\n" + findings_markdown(swept))
-    paper_md = side_by_side(rows) + "\n" + scaling_side_by_side(rows)
-    shapes_md = "".join((f"With {style} demonstrations:\n\n" if style else "")
-                        + shapes_markdown(part) + "\n" for style, part in _by_style(rows)
-                        if shapes_markdown(part))
-    tab_dir = out_dir / "tables"
-    tab_dir.mkdir(parents=True, exist_ok=True)
-    (tab_dir / "summary.md").write_text(to_markdown(table))
-    (tab_dir / "summary.tex").write_text(to_latex(table))
-    finished = results["cell_id"].nunique()
-    failed = results.loc[results["status"] != "ok", "cell_id"].nunique()
-    partial = ""
-    if finished < total_cells or failed:
-        partial = (f"Partial results: {finished - failed} of {total_cells} cells finished"
-                   + (f", {failed} failed (excluded)" if failed else "") + ".")
-    base_md = base_per_seed_markdown(rows, band)
-    demos_md = _multimodality_markdown(rows)
-    _write_report(out_dir, study_name, results, figures, table, findings_md, paper_md,
-                  shapes_md, partial, command, notes or [], base_md, demos_md)
-    return Report(out_dir, figures, table, findings_md, partial, main + swept)
+        md += ("\nThe noise scale, swept: each noisy method against the same method without "
+               "noise (paired by task and seed).\n\n" + findings_markdown(swept))
+    return md, judged
 
 
 def _by_style(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
