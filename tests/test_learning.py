@@ -544,3 +544,24 @@ def test_the_gaussian_log_std_floor_bounds_how_much_an_error_weighs():
             net.net[-1].bias[2:] = -50.0  # the log-std outputs: far below any floor
         _, log_std = net._dist(torch.randn(5, 3))
         assert torch.allclose(log_std, torch.full_like(log_std, floor))
+
+
+@pytest.mark.parametrize("policy_name", list(POLICIES))
+def test_a_policy_samples_from_the_initial_noise_it_is_given(policy_name):
+    """sample(..., noise=) uses the given draw in place of one from the generator: the same
+    noise and generator state give the same actions, other noise other actions, and with no
+    noise the generator's own draw is used as before."""
+    torch.manual_seed(0)
+    policy = POLICIES[policy_name](3, 2, hidden=16, layers=2, diffusion_steps=5)
+    obs = torch.randn(4, 3)
+    noise = torch.randn(4, 5, 2, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        a = policy.sample(obs, 5, torch.Generator().manual_seed(2), noise=noise)
+        b = policy.sample(obs, 5, torch.Generator().manual_seed(2), noise=noise.clone())
+        c = policy.sample(obs, 5, torch.Generator().manual_seed(2), noise=-noise)
+        own = policy.sample(obs, 5, torch.Generator().manual_seed(2))
+        g = torch.Generator().manual_seed(2)
+        drawn = torch.randn(4, 5, 2, generator=g)  # what the sampler draws first...
+        same = policy.sample(obs, 5, g, noise=drawn)  # ... and the rest from where it left off
+    assert a.shape == (4, 5, 2) and torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(own, same)  # the given draw is exactly where the generator's goes

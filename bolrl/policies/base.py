@@ -23,8 +23,12 @@ class Policy(nn.Module):
         `mask` (B, act_dim) leaves label dimensions out (0: padding past an episode's end)."""
         raise NotImplementedError
 
-    def sample(self, obs: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
-        """`n` actions per observation, (B, obs_dim) -> (B, n, act_dim), in [-1, 1]."""
+    def sample(self, obs: torch.Tensor, n: int, generator: torch.Generator,
+               noise: torch.Tensor | None = None) -> torch.Tensor:
+        """`n` actions per observation, (B, obs_dim) -> (B, n, act_dim), in [-1, 1]. `noise`
+        (B, n, act_dim), where given, is the sampler's initial standard normal draw (the
+        diffusion chain's a_T, the Gaussian's epsilon) in place of one from `generator`: what a
+        method that steers the policy through its input noise chooses (DSRL)."""
         raise NotImplementedError
 
     def act(self, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

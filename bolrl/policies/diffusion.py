@@ -84,8 +84,10 @@ class DiffusionPolicy(Policy):
         per_sample = masked_mean((self._eps(obs, a_t, t) - eps).pow(2), mask)
         return weighted_mean(per_sample, weight)
 
-    def _denoise(self, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        a = torch.randn((obs.shape[0], self.act_dim), generator=generator, device=obs.device)
+    def _denoise(self, obs: torch.Tensor, generator: torch.Generator,
+                 initial: torch.Tensor | None = None) -> torch.Tensor:
+        a = initial if initial is not None else torch.randn(
+            (obs.shape[0], self.act_dim), generator=generator, device=obs.device)
         for t in reversed(range(self.steps)):
             tt = torch.full((obs.shape[0],), t, dtype=torch.long, device=obs.device)
             eps = self._eps(obs, a, tt)
@@ -96,9 +98,10 @@ class DiffusionPolicy(Policy):
                                                        device=obs.device)
         return a.clamp(-1.0, 1.0)
 
-    def sample(self, obs, n, generator):
+    def sample(self, obs, n, generator, noise=None):
         flat = obs.repeat_interleave(n, dim=0)
-        return self._denoise(flat, generator).view(obs.shape[0], n, self.act_dim)
+        initial = None if noise is None else noise.reshape(-1, self.act_dim)
+        return self._denoise(flat, generator, initial).view(obs.shape[0], n, self.act_dim)
 
     def act(self, obs, generator):
         return self._denoise(obs, generator)

@@ -51,10 +51,10 @@ class GaussianPolicy(Policy):
             nll = nll * (2.0 * self.nll_beta * log_std).detach().exp()
         return weighted_mean(masked_sum(nll, mask), weight)
 
-    def sample(self, obs, n, generator):
+    def sample(self, obs, n, generator, noise=None):
         mean, log_std = self._dist(obs)
-        eps = torch.randn((obs.shape[0], n, self.act_dim), generator=generator,
-                          device=obs.device)
+        eps = noise if noise is not None else torch.randn(
+            (obs.shape[0], n, self.act_dim), generator=generator, device=obs.device)
         return (mean[:, None] + log_std.exp()[:, None] * eps).clamp(-1.0, 1.0)
 
     def act(self, obs, generator):
