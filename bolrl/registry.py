@@ -96,6 +96,10 @@ POLICIES: dict[str, PolicyClass] = _registry(
                 "a DDPM over actions", passes_per_sample=lambda n: n.diffusion_steps,
                 relative_size=denoiser_size,
                 settings=("networks.diffusion_steps", "networks.denoiser")),
+    PolicyClass("flow", "bolrl.policies.flow:FlowPolicy",
+                "flow matching over actions, K Euler steps (K = diffusion_steps)",
+                passes_per_sample=lambda n: n.diffusion_steps, relative_size=denoiser_size,
+                settings=("networks.diffusion_steps", "networks.denoiser")),
 )
 
 NO_EXTRACTION = "none"  # the extraction value of imitation methods

@@ -257,3 +257,16 @@ def test_noise_sigma_axis_multiplies_noisy_cells_only(tmp_path):
     bad = write_study(tmp_path, "[axes]\nnoise_sigma = [-1]\n")
     with pytest.raises(StudyError, match="noise_sigma values must be numbers >= 0"):
         load_study(bad)
+
+
+def test_the_flow_policy_runs_through_run_grid_status_and_plot(tmp_path):
+    """A policy class added as one module and one registry line (bolrl/policies/flow.py)
+    runs every method of the smoke grid and reads back like the others."""
+    args = [str(SMOKE), "--results", str(tmp_path), "--set", 'axes.policy=["flow"]']
+    assert runner.invoke(app, ["run-grid", *args, "--workers", "1"]).exit_code == 0
+    status = runner.invoke(app, ["status", *args])
+    assert "0 failed, 0 pending" in status.output, status.output
+    frame = load_results(tmp_path, "smoke+policy=flow")
+    assert "flow" in set(frame["policy"]) and (frame["status"] == "ok").all()  # + [[cells]]
+    plot = runner.invoke(app, ["plot", *args, "--format", "png"])
+    assert plot.exit_code == 0, plot.output
