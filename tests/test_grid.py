@@ -144,7 +144,8 @@ def test_episodes_per_round_is_an_axis(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("[study]\nrounds = 3\nroundz = 2\n", "unknown key 'roundz' in [study]"),
     ("[study]\nroundz = 2\n", "did you mean 'rounds'"),
-    ("[axes]\npolicy = ['difusion']\n", "allowed: gaussian, diffusion (did you mean 'diffusion'"),
+    ("[axes]\npolicy = ['difusion']\n",
+     "allowed: gaussian, diffusion, flow (did you mean 'diffusion'"),
     ("[study]\ntasks = ['lfit']\n", "unknown task 'lfit'"),
     ("[study]\nrounds = -1\n", "[study].rounds must be between 0 and 200"),
     ("[study]\neval_episodes = 0\n", "[study].eval_episodes must be between 1"),
