@@ -65,17 +65,11 @@ class Evaluated:
 
 def evaluate(cell: Cell, agent, episodes: int, seed: int) -> Evaluated:
     """Success over `episodes` evaluation episodes from the states of `seed` (the cell's own
-    evaluation states when both are the cell's), no noise."""
-    from bolrl.envs import get_task
-    from bolrl.envs.batched import env_seeds
-    from bolrl.loop import EVAL_STREAM, AgentActor
-    from bolrl.rollout import rollout
+    evaluation states when both are the cell's), no noise: the loop's own evaluation."""
+    from bolrl.loop import evaluate as loop_evaluate
 
-    task = get_task(cell.task_spec)
-    seeds = env_seeds(seed, min(episodes, cell.n_envs), stream=EVAL_STREAM)
-    data = rollout(task, seeds, AgentActor(agent), episodes, vector_env=cell.vector_env)
-    return Evaluated(float(data.episode_success.mean()), float(data.episode_lengths.mean()),
-                     episodes, seed)
+    success, mean_length = loop_evaluate(cell, agent, episodes, seed)
+    return Evaluated(success, mean_length, episodes, seed)
 
 
 class Recording:

@@ -88,12 +88,15 @@ class AgentActor:
         return actions
 
 
-def evaluate(cell: Cell, agent: Agent) -> tuple[float, float]:
-    """(success rate, mean episode length) over the cell's evaluation episodes, no noise."""
+def evaluate(cell: Cell, agent: Agent, episodes: int | None = None,
+             seed: int | None = None) -> tuple[float, float]:
+    """(success rate, mean episode length) over the cell's evaluation episodes, no noise (or
+    over `episodes` from the evaluation states of `seed`: `bolrl eval`)."""
     task = get_task(cell.task_spec)
-    seeds = env_seeds(cell.seed, min(cell.eval_episodes, cell.n_envs), stream=EVAL_STREAM)
-    episodes = rollout(task, seeds, AgentActor(agent), cell.eval_episodes,
-                       vector_env=cell.vector_env)
+    n = cell.eval_episodes if episodes is None else episodes
+    seed = cell.seed if seed is None else seed
+    seeds = env_seeds(seed, min(n, cell.n_envs), stream=EVAL_STREAM)
+    episodes = rollout(task, seeds, AgentActor(agent), n, vector_env=cell.vector_env)
     return float(episodes.episode_success.mean()), float(episodes.episode_lengths.mean())
 
 

@@ -82,12 +82,7 @@ class Lift(Task):
                strategy: float | None = None) -> WaypointExpert:
         # Two distinct grasps (jaws across either pair of faces), 60 / 40 when scripted, with
         # equal odds when multimodal.
-        values, odds = self.STRATEGY_ODDS["scripted"]
-        quarter = float(rng.choice(values, p=odds))
-        if style == "multimodal":
-            quarter = self.STRATEGIES[int(rng.integers(2))]
-        if strategy is not None:
-            quarter = float(strategy)
+        quarter = self.choose_strategy(rng, style, strategy)
         open_grip = -1.0 if style == "scripted" else self.OPEN_GRIP
         offset = rng.normal(0.0, 0.003, 2)
         grasp_z = rng.uniform(0.004, 0.012)

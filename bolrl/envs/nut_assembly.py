@@ -138,12 +138,7 @@ class NutAssembly(Task):
         # Which of the two jaw orientations grasps the handle, and which quarter turn of the
         # ring is aligned with the peg: per-episode choices that make the demos multimodal.
         half_turn = float(rng.choice([0.0, np.pi], p=[0.5, 0.5]))
-        values, odds = self.STRATEGY_ODDS["scripted"]
-        quarter = float(rng.choice(values, p=odds))
-        if style == "multimodal":
-            quarter = self.STRATEGIES[int(rng.integers(2))]
-        if strategy is not None:
-            quarter = float(strategy)
+        quarter = self.choose_strategy(rng, style, strategy)
         grasp = {}
 
         def grasp_point(q):

@@ -129,6 +129,17 @@ class Task:
     # `bolrl.multimodality` averages to find what a mean-seeking imitator would do.
     STRATEGY_ODDS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
 
+    def choose_strategy(self, rng: np.random.Generator, style: str,
+                        strategy: float | None) -> float:
+        """One episode's strategy: drawn with the scripted odds (always: the draw keeps the
+        demonstrations of every style on the same random stream), replaced by an equal-odds
+        choice of STRATEGIES when multimodal, and by `strategy` where it is forced."""
+        values, odds = self.STRATEGY_ODDS["scripted"]
+        chosen = float(rng.choice(values, p=odds))
+        if style == "multimodal":
+            chosen = self.STRATEGIES[int(rng.integers(2))]
+        return chosen if strategy is None else float(strategy)
+
     def xml(self) -> str:
         return scene.scene_xml(self.name, self.objects_xml)
 

@@ -94,19 +94,13 @@ def markdown(diffs: list[Difference], name_a: str, name_b: str) -> str:
 def figure(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], stem: Path,
            formats: list[str]) -> list[Path]:
     """Per task, each shared method's scaling curve in A (solid) and B (dashed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from bolrl.report.figures import _save, panels
 
     keys = shared_keys(a, b)
     tasks = sorted(set(a.loc[a["key"].isin(keys), "task"]) | set(b.loc[b["key"].isin(keys),
                                                                        "task"]))
-    cols = min(3, len(tasks))
-    rows_n = math.ceil(len(tasks) / cols)
-    fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.6 * rows_n),
-                             layout="constrained", squeeze=False)
-    for ax, task in zip(axes.flat, tasks, strict=False):
+    fig, axes, _ = panels(len(tasks))
+    for ax, task in zip(axes, tasks, strict=True):
         for key in keys:
             for frame, style, name in ((a, "-", names[0]), (b, "--", names[1])):
                 sel = frame[(frame["key"] == key) & (frame["task"] == task)]
@@ -120,18 +114,10 @@ def figure(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], stem: Path,
         ax.set_ylabel("evaluation success (%)")
         ax.set_ylim(-2, 102)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(tasks):]:
-        ax.set_visible(False)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+    handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8, frameon=False)
     fig.suptitle(f"{names[0]} (solid) against {names[1]} (dashed)")
-    paths = []
-    for fmt in formats:
-        path = stem.with_suffix(f".{fmt}")
-        fig.savefig(path, dpi=130)
-        paths.append(path)
-    plt.close(fig)
-    return paths
+    return _save(fig, stem, formats)
 
 
 def build(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], out_dir: Path,

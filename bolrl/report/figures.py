@@ -36,6 +36,17 @@ def _label(key: str) -> str:
     return key_label(key)
 
 
+def panels(n: int):
+    """A figure of n panels laid out by `panel_grid` (the grid's spare cells hidden): the
+    figure, its n axes in reading order, and the number of columns."""
+    n_rows, n_cols = panel_grid(n)
+    fig, grid = plt.subplots(n_rows, n_cols, figsize=(4.0 * n_cols, 3.4 * n_rows + 0.6),
+                             layout="constrained", squeeze=False)
+    for ax in list(grid.flat)[n:]:
+        ax.set_visible(False)
+    return fig, list(grid.flat)[:n], n_cols
+
+
 def _save(fig, stem: Path, formats: list[str]) -> list[Path]:
     paths = []
     for fmt in formats:
@@ -62,12 +73,7 @@ def comparison_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Pat
                       formats: list[str]) -> list[Path]:
     """One scaling-curve panel per task, then the aggregate panel; written in each format."""
     tasks = sorted(rows.loc[rows["key"].isin(keys), "task"].unique())
-    n_rows, n_cols = panel_grid(len(tasks) + 1)
-    fig, grid = plt.subplots(n_rows, n_cols, figsize=(4.0 * n_cols, 3.4 * n_rows + 0.6),
-                             layout="constrained", squeeze=False)
-    axes = list(grid.flat)[: len(tasks) + 1]
-    for ax in list(grid.flat)[len(tasks) + 1:]:
-        ax.set_visible(False)
+    fig, axes, n_cols = panels(len(tasks) + 1)
     seeds = rows[rows["key"].isin(keys)].groupby(["key", "task"])["seed"].nunique()
     one_seed = bool(len(seeds)) and int(seeds.max()) == 1
     for ax, task in zip(axes[:-1], tasks, strict=True):
@@ -154,12 +160,8 @@ def seeds_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Path,
     tasks = sorted(rows.loc[rows["key"].isin(keys), "task"].unique())
     if not tasks:
         return []
-    n_rows, n_cols = panel_grid(len(tasks))
-    fig, grid = plt.subplots(n_rows, n_cols, figsize=(4.0 * n_cols, 3.4 * n_rows + 0.6),
-                             layout="constrained", squeeze=False)
-    for ax in list(grid.flat)[len(tasks):]:
-        ax.set_visible(False)
-    for ax, task in zip(grid.flat, tasks, strict=False):
+    fig, axes, n_cols = panels(len(tasks))
+    for ax, task in zip(axes, tasks, strict=True):
         for key in keys:
             sel = rows[(rows["key"] == key) & (rows["task"] == task)]
             for _, run in sel.groupby("seed"):
@@ -175,7 +177,7 @@ def seeds_figure(rows: pd.DataFrame, keys: list[str], title: str, stem: Path,
         ax.set_ylabel("evaluation success (%): seeds, mean")
         ax.set_ylim(-2, 102)
         ax.grid(alpha=0.3)
-    handles, labels = grid.flat[0].get_legend_handles_labels()
+    handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=min(n_cols, 2, len(labels)),
                fontsize=8, frameon=False)
     fig.suptitle(title)
