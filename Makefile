@@ -8,7 +8,7 @@ PIP := $(PYTHON) -m pip
 # no torch installed would pull GBs of CUDA packages from the registry.
 install:
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e '.[dev,minari,tensorboard]'
+	$(PIP) install -e '.[dev,minari,tensorboard,wandb,mlflow]'
 
 # The optional Ray executor (bolrl run-grid --executor ray).
 install-ray:

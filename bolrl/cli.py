@@ -569,8 +569,10 @@ def _vet_results(results: Path, study_name: str) -> None:
 
 
 TRACK_OPT = typer.Option([], "--track", help="An experiment tracker that watches every cell "
-                         "(repeatable): tensorboard (event files in results/<study>/tensorboard/; "
-                         "the tensorboard extra). Not part of a cell's identity.")
+                         "(repeatable): tensorboard (event files in results/<study>/tensorboard/), "
+                         "wandb (offline runs in results/<study>/wandb/), mlflow (a file store "
+                         "in results/<study>/mlruns/); each its own extra. Not part of a "
+                         "cell's identity.")
 
 
 def _tracked(cells: list, track: list[str]) -> list:

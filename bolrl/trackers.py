@@ -8,15 +8,26 @@ not part of a cell's identity and never change its rows. Each is an optional ext
 with its library:
 
     tensorboard   event files in results/<study>/tensorboard/<cell id>/<UTC time of the run>/
-                  (pip install
-                  'bolrl[tensorboard]'; view them with `tensorboard --logdir
-                  results/<study>/tensorboard`)
+                  (pip install 'bolrl[tensorboard]'; view them with
+                  `tensorboard --logdir results/<study>/tensorboard`)
+    wandb         Weights & Biases runs in offline mode (nothing leaves the machine), one per
+                  cell, under results/<study>/wandb/wandb/offline-run-*/ (pip install
+                  'bolrl[wandb]'; upload them later with `wandb sync DIR`); the project is
+                  the study, the group the method, the config the cell's whole configuration
+    mlflow        an MLflow file store at results/<study>/mlruns/, experiment = the study, one
+                  run per cell with the cell's settings as parameters (pip install
+                  'bolrl[mlflow]'; view it with `MLFLOW_ALLOW_FILE_STORE=true mlflow ui
+                  --backend-store-uri results/<study>/mlruns`). MLflow 3 keeps the file store
+                  in maintenance mode behind that variable; the tracker sets it for itself.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
+import os
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,19 +52,34 @@ class TrackerMissing(RuntimeError):
     """A tracker whose library is not installed, said with the command that installs it."""
 
 
+def _require(tracker: str, module: str) -> None:
+    """TrackerMissing, with the install command, where `module` does not import."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise TrackerMissing(f"--track {tracker}: the {module} package is not installed "
+                             f"here: pip install 'bolrl[{tracker}]'") from None
+
+
+def _tags(cell) -> dict[str, str]:
+    return {"study": cell.study, "cell_id": cell.cell_id, "method": cell.method_name,
+            "task": cell.task, "seed": str(cell.seed)}
+
+
+def _round_scalars(row: dict) -> dict[str, float]:
+    """The row's tracked columns under their tags: finite numbers only."""
+    return {tag: float(row[column]) for column, tag in ROUND_SCALARS.items()
+            if isinstance(row.get(column), int | float) and math.isfinite(row[column])}
+
+
 class TensorBoard:
     """TensorBoard event files, one directory per cell (torch's SummaryWriter)."""
 
     name = "tensorboard"
-    install = "pip install 'bolrl[tensorboard]'"
 
     @staticmethod
     def check() -> None:
-        try:
-            import tensorboard  # noqa: F401
-        except ImportError:
-            raise TrackerMissing(f"--track tensorboard: the tensorboard package is not "
-                                 f"installed here: {TensorBoard.install}") from None
+        _require("tensorboard", "tensorboard")
 
     def __init__(self, directory: Path, cell) -> None:
         from torch.utils.tensorboard import SummaryWriter
@@ -65,10 +91,8 @@ class TensorBoard:
                                      f"{cell.label}, method {cell.method_name}")
 
     def round(self, row: dict) -> None:
-        for column, tag in ROUND_SCALARS.items():
-            value = row.get(column)
-            if isinstance(value, int | float) and math.isfinite(value):
-                self.writer.add_scalar(tag, value, global_step=int(row["round"]))
+        for tag, value in _round_scalars(row).items():
+            self.writer.add_scalar(tag, value, global_step=int(row["round"]))
         self.writer.flush()
 
     def step(self, grad_step: int, losses: dict[str, float]) -> None:
@@ -80,7 +104,102 @@ class TensorBoard:
         self.writer.close()
 
 
-TRACKERS = {TensorBoard.name: TensorBoard}
+class WandB:
+    """Weights & Biases in offline mode: one run per cell; round scalars against "round",
+    training losses against "grad_step" (W&B's own step counter only increases, so each
+    family gets a step metric of its own)."""
+
+    name = "wandb"
+
+    @staticmethod
+    def check() -> None:
+        _require("wandb", "wandb")
+
+    def __init__(self, directory: Path, cell) -> None:
+        import wandb
+
+        self.check()
+        root = directory / "wandb"
+        root.mkdir(parents=True, exist_ok=True)
+        self.run = wandb.init(
+            mode="offline", dir=str(root), project=cell.study, group=cell.method_name,
+            name=f"{cell.cell_id} {cell.label}", config=cell.config(),
+            tags=[cell.task, cell.method_name, f"seed-{cell.seed}"],
+            settings=wandb.Settings(silent=True, console="off", x_disable_stats=True,
+                                    save_code=False))
+        self.run.define_metric("round")
+        self.run.define_metric("grad_step")
+        for tag in ROUND_SCALARS.values():
+            self.run.define_metric(tag, step_metric="round")
+        self.run.define_metric("steps/*", step_metric="grad_step")
+
+    def round(self, row: dict) -> None:
+        self.run.log({"round": int(row["round"]), **_round_scalars(row)})
+
+    def step(self, grad_step: int, losses: dict[str, float]) -> None:
+        self.run.log({"grad_step": grad_step, **{f"steps/{name}": value for name, value
+                                                 in losses.items() if math.isfinite(value)}})
+
+    def close(self) -> None:
+        self.run.finish()
+
+
+class MLflow:
+    """An MLflow file store: experiment = the study, one run per cell, the cell's settings as
+    parameters (flattened, "agent.lr"), metrics with their round or gradient step."""
+
+    name = "mlflow"
+
+    @staticmethod
+    def check() -> None:
+        _require("mlflow", "mlflow")
+
+    def __init__(self, directory: Path, cell) -> None:
+        from mlflow.entities import Param
+        from mlflow.tracking import MlflowClient
+
+        self.check()
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")  # see the module's docstring
+        self.client = MlflowClient(tracking_uri=(directory / "mlruns").resolve().as_uri())
+        found = self.client.get_experiment_by_name(cell.study)
+        experiment = (found.experiment_id if found is not None
+                      else self.client.create_experiment(cell.study))
+        run = self.client.create_run(experiment, run_name=f"{cell.cell_id} {cell.label}",
+                                     tags=_tags(cell))
+        self.run_id = run.info.run_id
+        params = [Param(key, str(value)[:6000]) for key, value in _flat(cell.config()).items()]
+        for start in range(0, len(params), 100):  # MLflow takes at most 100 per batch
+            self.client.log_batch(self.run_id, params=params[start:start + 100])
+
+    def _log(self, values: dict[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(self.run_id, metrics=[Metric(key, value, now, step) for
+                                                    key, value in values.items()])
+
+    def round(self, row: dict) -> None:
+        self._log(_round_scalars(row), int(row["round"]))
+
+    def step(self, grad_step: int, losses: dict[str, float]) -> None:
+        self._log({f"steps/{k}": v for k, v in losses.items() if math.isfinite(v)}, grad_step)
+
+    def close(self) -> None:
+        self.client.set_terminated(self.run_id)
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    """A nested configuration as one level, keys joined by dots."""
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+TRACKERS = {tracker.name: tracker for tracker in (TensorBoard, WandB, MLflow)}
 
 
 def check(names: tuple[str, ...] | list[str]) -> None:
