@@ -1133,7 +1133,8 @@ def eval_cmd(
     seed: int = typer.Option(None, "--seed", help="Seed of the evaluation states (default: "
                              "the cell's seed, i.e. the states its rows were evaluated on)."),
     video: Path = typer.Option(None, "--video", help="Also render rollouts of the agent to this "
-                               "GIF (embedded tasks; MUJOCO_GL=egl where there is no display)."),
+                               "GIF (tasks that run on MuJoCo; MUJOCO_GL=egl where there is "
+                               "no display)."),
     video_episodes: int = typer.Option(2, "--video-episodes", help="Episodes in the video."),
     results: Path = RESULTS_OPT,
     sets: list[str] = SET_OPT,
@@ -1171,11 +1172,12 @@ def eval_cmd(
         console.print(line, markup=False, highlight=False)
         if video is not None:
             agent, _ = evaluation.load_agent(cell, run_dir(results, s.name, cell.cell_id), k)
-            states, succeeded = evaluation.record(cell, agent, video_episodes, seed)
-            frames = evaluation.render(cell.task, states)
+            recorded = evaluation.record(cell, agent, video_episodes, seed)
+            frames = evaluation.render(recorded)
             evaluation.write_video(frames, video)
-            console.print(f"wrote {video}: {len(states)} episodes, {len(frames)} frames "
-                          f"({', '.join('success' if ok else 'failure' for ok in succeeded)})",
+            outcomes = ", ".join("success" if ok else "failure" for ok in recorded.success)
+            console.print(f"wrote {video}: {len(recorded.episodes)} episodes, {len(frames)} "
+                          f"frames ({outcomes})",
                           markup=False, highlight=False)
     except evaluation.EvalError as exc:
         fail(str(exc))
@@ -1338,6 +1340,9 @@ def plot(
                                 "results folder as it ran (its recorded configuration), stale "
                                 "ones included, where they form one configuration; the "
                                 "report names the settings that differ from the study file."),
+    videos: bool = typer.Option(False, "--videos", help="Film one episode of each method's "
+                                "final policy per task (GIFs in videos/, shown in the report; "
+                                "MuJoCo offscreen rendering, MUJOCO_GL=egl)."),
 ) -> None:
     """Figures, tables and REPORT.md for a study's results (what has finished so far): the
     cells of the study as its file stands now, or with --as-run the rows as they ran. Two
@@ -1355,10 +1360,10 @@ def plot(
     if bad or not fmts:
         fail(f"--format: unknown format {', '.join(bad) or formats!r}; choose from png, pdf, svg")
     if len(studies) == 2:
-        if sets or name or tasks or methods:
+        if sets or name or tasks or methods or videos:
             fail("plot A B compares the two studies as their files stand: give a variant by "
-                 "its saved file (results/<study>/study.toml), without --set, --name, --tasks "
-                 "or --methods")
+                 "its saved file (results/<study>/study.toml), without --set, --name, --tasks, "
+                 "--methods or --videos")
         _plot_two(studies, results, fmts, out, as_run)
         return
     study = studies[0] if studies else None
@@ -1390,9 +1395,10 @@ def plot(
                    *(["--as-run"] if as_run else []))
     try:
         out.mkdir(parents=True, exist_ok=True)
+        videos_md = _film(cells, results, s.name, out) if videos else ""
         with console.status("drawing figures..."):
             report = build(frame, s.name, total, out, fmts, command, notes,
-                           band=tuple(s.table.base_band))
+                           band=tuple(s.table.base_band), videos_md=videos_md)
     except OSError as exc:
         fail(f"cannot write the report to {out}: {exc.strerror or exc}; choose another "
              f"directory with --out")
@@ -1406,6 +1412,30 @@ def plot(
         console.print(f"[yellow]{report.partial}[/]")
     console.print(f"wrote {_count(len(report.figures), 'figure')}, tables and "
                   f"{out / 'REPORT.md'}", markup=False)
+
+
+def _film(cells: list, results: Path, study_name: str, out: Path) -> str:
+    """plot --videos: the report's section of GIFs, or "" with a warning where MuJoCo cannot
+    render (the rest of the report is written all the same)."""
+    from bolrl.evaluation import EvalError
+    from bolrl.report.videos import film, videos_markdown
+
+    with console.status("filming the final policies...") as status:
+        def progress(i, n, cell):
+            status.update(f"filming the final policies: {i + 1}/{n}, {cell.label}")
+
+        try:
+            films = film(cells, results, study_name, out, progress)
+        except EvalError as exc:
+            from rich.markup import escape
+
+            err_console.print(f"[yellow]warning:[/] --videos: {escape(str(exc))}; the report "
+                              f"has no videos", highlight=False)
+            return ""
+    if not films:
+        err_console.print("[yellow]warning:[/] --videos: no cell keeps a round's weights here "
+                          "(nothing has run, or it ran before bolrl kept them)")
+    return videos_markdown(films, out)
 
 
 def _plot_two(studies: list[str], results: Path, fmts: list[str], out: Path | None,

@@ -4,8 +4,10 @@ Each round of a cell's run keeps the agent as it began to act (`runs/<id>/acting
 written before the round's evaluation, its sampling generator included), so evaluating it
 again on the round's own evaluation states (the cell's seed and evaluation episodes) gives
 the success its row records, and any other seed or number of episodes gives a fresh
-measurement. Rollouts of the embedded tasks render with MuJoCo's offscreen renderer (set
-`MUJOCO_GL=egl`, or `osmesa`, where there is no display) to a GIF.
+measurement. Rollouts render with MuJoCo's offscreen renderer (set `MUJOCO_GL=egl`, or
+`osmesa`, where there is no display) to a GIF: the embedded tasks from a fixed view over the
+table, the Gymnasium tasks that run on MuJoCo (Meta-World, robomimic on robosuite, Gymnasium's
+own MuJoCo environments) from their scene's camera, or a view that frames the whole scene.
 """
 
 from __future__ import annotations
@@ -72,12 +74,52 @@ def evaluate(cell: Cell, agent, episodes: int, seed: int) -> Evaluated:
     return Evaluated(success, mean_length, episodes, seed)
 
 
+@dataclass
+class Recorded:
+    """Rollouts kept for rendering: the MuJoCo model they ran in, each episode's states step
+    by step (qpos, and the mocap bodies' poses that Meta-World's hand follows), each
+    episode's success, and the camera to film them with."""
+
+    model: object  # mujoco.MjModel
+    episodes: list[list[tuple[np.ndarray, ...]]]
+    success: list[bool]
+    camera: str | tuple  # a named camera of the model, or a free view: (lookat, distance,
+    # azimuth, elevation)
+    upside_down: bool = False  # that camera's images come rotated by 180 degrees
+
+
+FREE_VIEW = ([0.0, 0.0, 0.05], 0.55, 135.0, -30.0)  # lookat, distance, azimuth, elevation
+# Named cameras of the suites' own scenes that show the table, in order of preference, each
+# with whether its image comes upside down: Meta-World's corner camera is mounted rotated by
+# 180 degrees about its axis (its frames are turned back); robosuite's (robomimic's tasks).
+CAMERAS = {"corner": True, "agentview": False, "frontview": False}
+
+
+def mujoco_of(env) -> tuple | None:
+    """The MuJoCo (model, data) under a Gymnasium environment, its wrappers peeled: the
+    environment's own `mujoco()` (bolrl's Meta-World and robomimic environments), or the
+    `model` and `data` of Gymnasium's MuJoCo environments; None for any other."""
+    import mujoco
+
+    env = getattr(env, "unwrapped", env)
+    if hasattr(env, "mujoco"):
+        return env.mujoco()
+    model, data = getattr(env, "model", None), getattr(env, "data", None)
+    if isinstance(model, mujoco.MjModel) and isinstance(data, mujoco.MjData):
+        return model, data
+    return None
+
+
+def _snapshot(data) -> tuple[np.ndarray, ...]:
+    return (data.qpos.copy(), data.mocap_pos.copy(), data.mocap_quat.copy())
+
+
 class Recording:
     """An actor that passes its inner actor's actions on and keeps each environment row's
-    states (MuJoCo qpos), step by step."""
+    states step by step, as `read(row, state)` gives them."""
 
-    def __init__(self, actor):
-        self.actor, self.states = actor, {}
+    def __init__(self, actor, read):
+        self.actor, self.read, self.states = actor, read, {}
 
     def begin(self, rows: np.ndarray) -> None:
         self.actor.begin(rows)
@@ -85,41 +127,82 @@ class Recording:
             self.states.setdefault(int(row), [])
 
     def act(self, rows: np.ndarray, obs: np.ndarray, state: np.ndarray) -> np.ndarray:
-        for row, qpos in zip(rows, state, strict=True):
-            self.states[int(row)].append(np.array(qpos, copy=True))
+        for row, row_state in zip(rows, state, strict=True):
+            self.states[int(row)].append(self.read(int(row), row_state))
         return self.actor.act(rows, obs, state)
 
 
-def record(cell: Cell, agent, episodes: int, seed: int) -> tuple[list[list[np.ndarray]], list]:
-    """The states of `episodes` evaluation episodes of an embedded task (one per environment
-    row), and each episode's success."""
+class _Watched:
+    """A Gymnasium task whose batch, stepped in this process, stays in sight of the recorder:
+    `read(row, state)` gives the row's MuJoCo state, and keeps the model (a suite may free it
+    when the rollout closes its environments)."""
+
+    def __init__(self, task):
+        self.task, self.env, self.model = task, None, None
+
+    def __getattr__(self, name):
+        return getattr(self.task, name)
+
+    def batch(self, seeds, vector_env: str = "sync"):
+        self.env = self.task.batch(seeds, "sync")  # in this process: its MuJoCo data readable
+        return self.env
+
+    def read(self, row: int, state) -> tuple[np.ndarray, ...]:
+        model, data = mujoco_of(self.env.envs.envs[row])
+        self.model = model
+        return _snapshot(data)
+
+
+def record(cell: Cell, agent, episodes: int, seed: int) -> Recorded:
+    """`episodes` evaluation episodes (one per environment row) of an embedded task, or of a
+    Gymnasium task that runs on MuJoCo (Meta-World, robomimic, Gymnasium's own), kept for
+    rendering."""
+    import mujoco
+
     from bolrl.envs import TASKS, get_task
     from bolrl.envs.batched import env_seeds
     from bolrl.loop import EVAL_STREAM, AgentActor
     from bolrl.rollout import rollout
 
-    if cell.task not in TASKS:
-        raise EvalError(f"--video: task {cell.task!r} is not an embedded task; videos render "
-                        f"the embedded tasks ({', '.join(TASKS)}) so far")
     task = get_task(cell.task_spec)
-    actor = Recording(AgentActor(agent))
-    data = rollout(task, env_seeds(seed, episodes, stream=EVAL_STREAM), actor, episodes)
-    return [actor.states[row] for row in sorted(actor.states)], list(data.episode_success)
+    seeds = env_seeds(seed, episodes, stream=EVAL_STREAM)
+    if cell.task in TASKS:
+        # the embedded tasks' state, as the rollout passes it, is their qpos
+        actor = Recording(AgentActor(agent), lambda row, qpos: (np.array(qpos, copy=True),))
+        data = rollout(task, seeds, actor, episodes)
+        model, camera = mujoco.MjModel.from_xml_string(task.xml()), FREE_VIEW
+    else:
+        probe = task.make_env()
+        found = mujoco_of(probe)
+        probe.close()
+        if found is None:
+            raise EvalError(f"--video: task {cell.task!r} does not run on MuJoCo (no MuJoCo "
+                            f"model under its Gymnasium environment): bolrl renders MuJoCo "
+                            f"scenes only")
+        watched = _Watched(task)
+        actor = Recording(AgentActor(agent), watched.read)
+        data = rollout(watched, seeds, actor, episodes)
+        model = watched.model
+        names = {model.camera(i).name for i in range(model.ncam)}
+        camera = next((c for c in CAMERAS if c in names),
+                      (list(model.stat.center), 1.5 * model.stat.extent, 135.0, -30.0))
+    states = [actor.states[row] for row in sorted(actor.states)]
+    upside_down = isinstance(camera, str) and CAMERAS[camera]
+    return Recorded(model, states, [bool(x) for x in data.episode_success], camera,
+                    upside_down)
 
 
-def render(task_name: str, episodes: list[list[np.ndarray]]) -> list[np.ndarray]:
-    """Frames (H, W, 3 uint8) of the episodes' states, one after the other, from a fixed
-    camera over the table."""
+def render(recorded: Recorded) -> list[np.ndarray]:
+    """Frames (H, W, 3 uint8) of the recorded episodes, one after the other, from the scene's
+    named camera or a free view."""
     import mujoco
 
-    from bolrl.envs import get_task
-
-    task = get_task(task_name)
-    model = mujoco.MjModel.from_xml_string(task.xml())
+    model = recorded.model
     data = mujoco.MjData(model)
-    camera = mujoco.MjvCamera()
-    camera.lookat[:], camera.distance, camera.azimuth, camera.elevation = (
-        [0.0, 0.0, 0.05], 0.55, 135.0, -30.0)
+    camera = recorded.camera
+    if not isinstance(camera, str):
+        view, camera = camera, mujoco.MjvCamera()
+        camera.lookat[:], camera.distance, camera.azimuth, camera.elevation = view
     try:
         with warnings.catch_warnings():  # GLFW's own warnings on a machine with no display
             warnings.simplefilter("ignore")
@@ -129,12 +212,15 @@ def render(task_name: str, episodes: list[list[np.ndarray]]) -> list[np.ndarray]
                         f"set MUJOCO_GL=egl (or osmesa) for offscreen rendering") from None
     frames = []
     try:
-        for states in episodes:
-            for qpos in states:
-                data.qpos[:] = qpos
+        for states in recorded.episodes:
+            for snapshot in states:
+                data.qpos[:] = snapshot[0]
+                if len(snapshot) == 3 and model.nmocap:
+                    data.mocap_pos[:], data.mocap_quat[:] = snapshot[1], snapshot[2]
                 mujoco.mj_forward(model, data)
                 renderer.update_scene(data, camera)
-                frames.append(renderer.render().copy())
+                frame = renderer.render()
+                frames.append((frame[::-1, ::-1] if recorded.upside_down else frame).copy())
     finally:
         renderer.close()
     return frames

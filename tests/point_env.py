@@ -104,3 +104,31 @@ class PointFalls(gym.Env):
         self.pos = self.pos + 0.2 * self.pos + np.clip(action, -0.1, 0.1)
         fell = bool(np.abs(self.pos).max() > 1.2)
         return np.r_[self.pos, 0, 0].astype(np.float32), -1.0 * fell, fell, False, {}
+
+
+class MujocoPointReach(PointReach):
+    """The same task with its point as a MuJoCo body (two slide joints), exposing `model` and
+    `data` as Gymnasium's MuJoCo environments do: what `bolrl eval --video` films."""
+
+    XML = """<mujoco><worldbody><light pos="0 0 3"/><geom type="plane" size="2 2 .1"/>
+      <body name="point" pos="0 0 .05"><joint name="x" type="slide" axis="1 0 0"/>
+      <joint name="y" type="slide" axis="0 1 0"/><geom type="sphere" size=".05"/></body>
+      </worldbody></mujoco>"""
+
+    def __init__(self):
+        import mujoco
+
+        super().__init__()
+        self.model = mujoco.MjModel.from_xml_string(self.XML)
+        self.data = mujoco.MjData(self.model)
+
+    def _obs(self):
+        import mujoco
+
+        self.data.qpos[:] = self.pos
+        mujoco.mj_forward(self.model, self.data)
+        return super()._obs()
+
+
+def make_mujoco_env():
+    return MujocoPointReach()

@@ -16,9 +16,10 @@ def smoke_study_on(tmp_path: Path, name: str, task: str, options: str = "") -> P
     return path
 
 
-def run_plot_and_status(tmp_path: Path, path: Path, name: str) -> None:
+def run_plot_and_status(tmp_path: Path, path: Path, name: str) -> Path:
     """Run the study at `path` through `run-grid` (one worker), `status` and `plot`, and
-    check each: 3 finished cells, a report written under tmp_path/r/<name>."""
+    check each: 3 finished cells, a report written under tmp_path/r/<name>. Returns the
+    results root, tmp_path/r."""
     from typer.testing import CliRunner
 
     from bolrl.cli import app
@@ -33,3 +34,45 @@ def run_plot_and_status(tmp_path: Path, path: Path, name: str) -> None:
     plot = runner.invoke(app, ["plot", str(path), "--results", str(results), "--format", "png"])
     assert plot.exit_code == 0, plot.output
     assert (results / name / "REPORT.md").exists()
+    return results
+
+
+def check_video(path: Path, results: Path, episodes: int = 2) -> None:
+    """`bolrl eval --video` of the study's first cell (already run under `results`), in a
+    process of its own with MUJOCO_GL=egl (MuJoCo picks its GL backend when first imported):
+    a GIF of `episodes` episodes whose frame count is the one the command reports, and whose
+    frames change (the scene moves). Skips where there is no offscreen GL."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    import numpy as np
+    import pytest
+    from PIL import Image, ImageSequence
+
+    from bolrl.study import load_study
+
+    cell = load_study(path).cells[0]
+    gif = results / "video.gif"
+    code = ("import sys\nfrom bolrl.cli import main\nsys.argv = ['bolrl', 'eval', "
+            f"{str(path)!r}, {cell.cell_id!r}, '--results', {str(results)!r}, '--video', "
+            f"{str(gif)!r}, '--video-episodes', '{episodes}', '--episodes', '2']\nmain()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "MUJOCO_GL": "egl"}, timeout=600)
+    if "MuJoCo cannot render here" in out.stdout + out.stderr:
+        pytest.skip("no offscreen GL (EGL) on this machine")
+    assert out.returncode == 0, out.stdout + out.stderr
+    said = re.search(r"(\d+) episodes, (\d+) frames", " ".join(out.stdout.split()))
+    assert said and int(said[1]) == episodes, out.stdout
+    with Image.open(gif) as image:
+        frames, duration = [], 0
+        for frame in ImageSequence.Iterator(image):
+            frames.append(np.asarray(frame.convert("RGB"), dtype=np.int16))
+            duration += frame.info["duration"]
+    assert frames[0].shape == (240, 320, 3)
+    # every frame rendered is there (Pillow stores identical neighbours as one, their
+    # durations added): 1/20 s each
+    assert duration == 50 * int(said[2]) and int(said[2]) >= 2 * episodes
+    assert np.abs(frames[0] - frames[-1]).mean() > 0.5  # not one still image
+    assert frames[0].std() > 5  # not a blank frame

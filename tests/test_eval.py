@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from smoke_study import check_video
 from typer.testing import CliRunner
 
 from bolrl import evaluation
@@ -67,6 +69,7 @@ def test_the_command_says_the_rows_success_beside_its_own(point_study):
 @pytest.mark.parametrize("args, says", [
     (["--round", "9"], "keeps the weights of rounds 0, 1, 2, not of round 9"),
     (["--video", "x.mp4"], "write a .gif"),
+    (["--video", "x.gif"], "does not run on MuJoCo"),
     (["--episodes", "0"], "--episodes must be a positive integer"),
 ])
 def test_mistakes_are_one_line(point_study, args, says):
@@ -74,6 +77,30 @@ def test_mistakes_are_one_line(point_study, args, says):
     cell = load_study(path).cells[0]
     out = runner.invoke(app, ["eval", str(path), cell.cell_id, "--results", str(results), *args])
     assert out.exit_code == 2 and says in " ".join(out.output.split()), out.output
+
+
+def test_a_gymnasium_task_on_mujoco_is_recorded_from_its_own_data(tmp_path):
+    """An external task whose environment has MuJoCo `model` and `data` (as Gymnasium's own
+    MuJoCo environments): each episode's states come from that data, step by step, and the
+    film frames the whole scene (it names none of the suites' cameras)."""
+    from bolrl.agent import Agent
+    from bolrl.envs import get_task
+
+    task_name = "point_env:make_mujoco_env"
+    text = (SMOKE.read_text().replace('tasks = ["lift"]', f'tasks = ["{task_name}"]')
+            .replace("demos = { lift = 3 }", f'demos = {{ "{task_name}" = 3 }}'))
+    path = tmp_path / "mp.toml"
+    path.write_text(text + f'\n[tasks."{task_name}"]\nexpert = "point_env:expert"\n'
+                           f'horizon = 15\n')
+    cell = load_study(path).cells[0]
+    task = get_task(cell.task_spec)
+    agent = Agent(cell.agent, task.obs_dim, task.act_dim, seed=0)  # untrained: it moves
+    recorded = evaluation.record(cell, agent, 2, seed=3)
+    assert [len(states) for states in recorded.episodes] == [15, 15]  # never at the goal
+    qpos = np.array([states[0] for states in recorded.episodes[0]])
+    assert qpos.shape == (15, 2) and np.abs(np.diff(qpos, axis=0)).max() > 0  # it moved
+    assert recorded.model.nq == 2 and recorded.success == [False, False]
+    assert not isinstance(recorded.camera, str) and not recorded.upside_down
 
 
 def test_a_cell_that_has_not_run_says_so(tmp_path):
@@ -84,15 +111,21 @@ def test_a_cell_that_has_not_run_says_so(tmp_path):
 
 @pytest.mark.slow
 def test_a_video_of_an_embedded_task(tmp_path):
-    """Rendered offscreen (EGL) in a process of its own: MuJoCo picks its GL backend when it
-    is first imported."""
+    """Rendered offscreen (EGL) in a process of its own: a GIF whose frames change."""
     assert runner.invoke(app, ["run-grid", str(SMOKE), "--results", str(tmp_path),
                                "--workers", "1"]).exit_code == 0
-    cell = load_study(SMOKE).cells[2]
-    gif = tmp_path / "v.gif"
-    code = ("import sys\nfrom bolrl.cli import main\nsys.argv = ['bolrl', 'eval', "
-            f"{str(SMOKE)!r}, {cell.cell_id!r}, '--results', {str(tmp_path)!r}, '--video', "
-            f"{str(gif)!r}, '--video-episodes', '2', '--episodes', '2']\nmain()\n")
+    check_video(SMOKE, tmp_path)
+
+
+@pytest.mark.slow
+def test_the_report_shows_each_methods_final_policy_acting(tmp_path):
+    """plot --videos (EGL, in a process of its own): a GIF per method of the smoke study, each
+    shown in REPORT.md with its cell and round; without --videos the section is gone again."""
+    assert runner.invoke(app, ["run-grid", str(SMOKE), "--results", str(tmp_path),
+                               "--workers", "1"]).exit_code == 0
+    code = ("import sys\nfrom bolrl.cli import main\nsys.argv = ['bolrl', 'plot', "
+            f"{str(SMOKE)!r}, '--results', {str(tmp_path)!r}, '--format', 'png', "
+            "'--videos']\nmain()\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "MUJOCO_GL": "egl"}, timeout=300)
     if "MuJoCo cannot render here" in out.stdout + out.stderr:
@@ -100,6 +133,15 @@ def test_a_video_of_an_embedded_task(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     from PIL import Image
 
-    with Image.open(gif) as image:
-        assert image.size == (320, 240) and image.n_frames > 10
-    assert "wrote" in out.stdout and "2 episodes, 160 frames" in " ".join(out.stdout.split())
+    report = (tmp_path / "smoke" / "REPORT.md").read_text()
+    study = load_study(SMOKE)
+    for cell in study.cells:  # one seed, one task: every cell is its method's film
+        gif = tmp_path / "smoke" / "videos" / f"{cell.cell_id}.gif"
+        assert f"![{cell.method_name}](videos/{gif.name})" in report
+        assert f"{cell.cell_id}, seed 0, round {study.table.rounds}" in report
+        with Image.open(gif) as image:  # one episode of at most 80 steps, every second
+            # frame (Pillow merges identical neighbours), at half size
+            assert image.size == (160, 120) and 10 <= image.n_frames <= 40
+    assert runner.invoke(app, ["plot", str(SMOKE), "--results", str(tmp_path), "--format",
+                               "png"]).exit_code == 0
+    assert "final policies acting" not in (tmp_path / "smoke" / "REPORT.md").read_text()

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from smoke_study import run_plot_and_status, smoke_study_on
+from smoke_study import check_video, run_plot_and_status, smoke_study_on
 from typer.testing import CliRunner
 
 from bolrl.cli import app
@@ -67,6 +67,7 @@ def test_the_expert_succeeds_and_success_ends_the_episode():
 
 
 @needs_metaworld
-def test_a_study_on_a_metaworld_task_runs_plots_and_reports_status(tmp_path):
+def test_a_study_on_a_metaworld_task_runs_plots_reports_status_and_films(tmp_path):
     path = smoke_study_on(tmp_path, "mw", "metaworld/drawer-close-v3", "horizon = 120")
-    run_plot_and_status(tmp_path, path, "mw")
+    results = run_plot_and_status(tmp_path, path, "mw")
+    check_video(path, results)  # and a rollout video of its first cell

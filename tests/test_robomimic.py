@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import pytest
-from smoke_study import run_plot_and_status, smoke_study_on
+from smoke_study import check_video, run_plot_and_status, smoke_study_on
 from typer.testing import CliRunner
 
 from bolrl.cli import app
@@ -69,9 +69,10 @@ def test_square_has_no_scripted_expert_and_says_what_to_do():
 
 
 @needs_robosuite
-def test_a_study_on_a_robomimic_task_runs_plots_and_reports_status(tmp_path):
+def test_a_study_on_a_robomimic_task_runs_plots_reports_status_and_films(tmp_path):
     path = smoke_study_on(tmp_path, "rm", "robomimic/lift", "horizon = 120")
-    run_plot_and_status(tmp_path, path, "rm")
+    results = run_plot_and_status(tmp_path, path, "rm")
+    check_video(path, results)  # and a rollout video of its first cell
 
 
 @needs_robosuite

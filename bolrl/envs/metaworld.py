@@ -94,6 +94,10 @@ class MetaWorldEnv(gym.Env):
         return np.asarray(obs, np.float64), reward, terminated, truncated, {
             **info, "is_success": bool(info.get("success", 0.0) > 0)}
 
+    def mujoco(self):
+        """The MuJoCo (model, data) it steps (bolrl eval --video films them)."""
+        return self.env.model, self.env.data
+
     def close(self):
         self.env.close()
 

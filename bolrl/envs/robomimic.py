@@ -178,6 +178,11 @@ class RobosuiteEnv(gym.Env):
         return flat_obs(obs, self.layout), float(success), False, False, {
             **info, "is_success": success}
 
+    def mujoco(self):
+        """The MuJoCo (model, data) under robosuite's wrappers (bolrl eval --video films
+        them)."""
+        return self.env.sim.model._model, self.env.sim.data._data
+
     def close(self):
         self.env.close()
 

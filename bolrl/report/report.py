@@ -56,10 +56,11 @@ class Report:
 
 def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Path,
           formats: list[str], command: str, notes: list[str] | None = None,
-          band: tuple[float, float] = (0.3, 0.65)) -> Report:
+          band: tuple[float, float] = (0.3, 0.65), videos_md: str = "") -> Report:
     """Figures, tables and REPORT.md of `results` in `out_dir`; `notes` go under the report's
     header (e.g. that its rows ran under an older configuration); `band` is the study's
-    target for the base policy's success, against which each seed's base is flagged."""
+    target for the base policy's success, against which each seed's base is flagged;
+    `videos_md` shows the final policies acting (bolrl.report.videos)."""
     rows = ok_rows(results)
     figures = _figures(rows, study_name, out_dir / "figures", formats)
     table = summary_table(rows)
@@ -81,7 +82,7 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
     base_md = base_per_seed_markdown(rows, band)
     demos_md = _multimodality_markdown(rows)
     _write_report(out_dir, study_name, results, figures, table, findings_md, paper_md,
-                  shapes_md, partial, command, notes or [], base_md, demos_md)
+                  shapes_md, partial, command, notes or [], base_md, demos_md, videos_md)
     return Report(out_dir, figures, table, findings_md, partial, judged)
 
 
@@ -221,7 +222,7 @@ def _multimodality_markdown(rows: pd.DataFrame) -> str:
 def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list[Path],
                   table: pd.DataFrame, findings_md: str, paper_md: str, shapes_md: str,
                   partial: str, command: str, notes: list[str], base_md: str,
-                  demos_md: str = "") -> None:
+                  demos_md: str = "", videos_md: str = "") -> None:
     compute = results[["collect_s", "train_s", "eval_s"]].sum().sum()
     lines = [
         f"# {name}: results",
@@ -274,6 +275,8 @@ def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list
                  if p.stem == stem and p.suffix == fmt][0]
         lines += [f"![{stem}](figures/{shown.name})" if shown.suffix != ".pdf"
                   else f"- [{stem}](figures/{shown.name}) (PDF)", ""]
+    if videos_md:
+        lines += ["## The final policies acting", "", videos_md]
     if demos_md:
         lines += ["## How multimodal the demonstrations are", "", demos_md]
     if base_md:
