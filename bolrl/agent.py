@@ -8,17 +8,17 @@ stream of its own so that pi0 and its evaluation stay identical across methods. 
 method acts with Q0 from round 0 on; without Q0 it acts with the policy alone until its critic
 has trained in round 1.
 
-`Agent.train(demos, autonomous, steps)` runs `steps` gradient steps. Each step updates the IQL
-critic (when the extraction needs one; V and Q, then the Polyak target) on a batch drawn
-uniformly from all transitions, and then the policy with its extractor's loss on a batch of
-its own transitions (all, or the successful episodes' for filtered BC) of which at least
-`demo_fraction` are demonstrations (`bolrl.data.mixed_batch`). With action chunks of H, the
-policy's labels from autonomous episodes are, with `chunk_labels = "aligned"`, only the chunks
-the agent actually planned (t = 0, H, 2H, ...), and label actions past an episode's end are
-masked out. The policy's learning rate follows `lr_schedule` within each round, and an
-exponential moving average of its weights (`ema` > 0) is the policy that acts. Networks and
-optimizers persist across rounds (warm start) unless `warm_start = false`, in which case each
-round re-initialises them.
+`Agent.train(demos, autonomous, steps)` runs `steps` gradient steps. Each step updates the
+critic of a Q-function method (its losses, then its target; `bolrl.critics` says what a critic
+is, the agent never names one) on a batch drawn uniformly from all transitions, and then the
+policy with its extractor's loss on a batch of its own transitions (all, or the successful
+episodes' for filtered BC) of which at least `demo_fraction` are demonstrations
+(`bolrl.data.mixed_batch`). With action chunks of H, the policy's labels from autonomous
+episodes are, with `chunk_labels = "aligned"`, only the chunks the agent actually planned (t =
+0, H, 2H, ...), and label actions past an episode's end are masked out. The policy's learning
+rate follows `lr_schedule` within each round, and an exponential moving average of its weights
+(`ema` > 0) is the policy that acts. Networks and optimizers persist across rounds (warm start)
+unless `warm_start = false`, in which case each round re-initialises them.
 
 `Agent.act(obs)` returns the actions the extractor chooses, without exploration noise.
 """
@@ -26,7 +26,9 @@ round re-initialises them.
 from __future__ import annotations
 
 import copy
+import functools
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import asdict
 
@@ -169,11 +171,9 @@ class Agent:
                 nll_beta=self.cfg.train.gaussian_nll_beta,
                 log_std_min=self.cfg.train.gaussian_log_std_min,
             )
-            self.critic = (
-                algorithm.load()(self.obs_dim, self.act_dim * net.action_chunk,
-                                 net.critic_hidden, net.critic_layers)
-                if algorithm.needs_critic else None
-            )
+            self.critic = (algorithm.load()(self.obs_dim, self.act_dim * net.action_chunk,
+                                            self.cfg)
+                           if algorithm.needs_critic else None)
         # initialised on the CPU from the seed, then moved: the same weights on every device
         self.policy.to(self.device)
         if self.critic is not None:
@@ -182,12 +182,8 @@ class Agent:
                            if self.cfg.train.ema > 0 else None)
         lr = self.cfg.train.lr
         self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=lr, fused=True)
-        self.critic_opt = (
-            torch.optim.Adam(
-                [*self.critic.q.parameters(), *self.critic.v.parameters()], lr=lr, fused=True
-            )
-            if self.critic is not None else None
-        )
+        self.critic_opt = (torch.optim.Adam(self.critic.optimized(), lr=lr, fused=True)
+                           if self.critic is not None else None)
 
     @property
     def acting_policy(self):
@@ -264,12 +260,13 @@ class Agent:
         for step in range(steps):
             if critic is not None:
                 batch = _take(tensors, mixed_batch(*critic_pools, cfg.batch_size, 0.0, g))
-                v_loss, q_loss = critic.losses(batch, self.cfg.critic.expectile)
-                _check("critic", v_loss + q_loss, step)
+                critic_losses = critic.losses(batch, self.acting_policy, g)
+                critic_loss = functools.reduce(operator.add, critic_losses.values())
+                _check("critic", critic_loss, step)
                 self.critic_opt.zero_grad(set_to_none=True)
-                (v_loss + q_loss).backward()
+                critic_loss.backward()
                 self.critic_opt.step()
-                critic.update_target(self.cfg.critic.target_tau)
+                critic.update_target()
             if extractor is not None:
                 if critic is None or not shared:
                     batch = _take(tensors, mixed_batch(*policy_pools, cfg.batch_size, fraction, g))
@@ -286,23 +283,23 @@ class Agent:
             if self.step_hook is not None and (step + 1) % self.hook_every == 0:
                 losses = {"policy_loss": float(p_loss.detach())} if extractor is not None else {}
                 if critic is not None:
-                    losses.update(critic_q_loss=float(q_loss.detach()),
-                                  critic_v_loss=float(v_loss.detach()))
+                    losses.update({k: float(v.detach()) for k, v in critic_losses.items()})
                 self.step_hook(step + 1, losses)
             if step >= steps - tail:
                 if extractor is not None:
                     sums["policy_loss"] += float(p_loss.detach())
                 if critic is not None:
-                    sums["critic_q_loss"] += float(q_loss.detach())
-                    sums["critic_v_loss"] += float(v_loss.detach())
+                    for name, loss in critic_losses.items():
+                        sums[name] = sums.get(name, 0.0) + float(loss.detach())
                     with torch.no_grad():
                         q = critic.q_min(batch["obs"], batch["chunks"])
                         sums["q_mean"] += float(q.mean())
         if extractor is not None:
             self.rounds_trained += 1
         out = {k: v / tail for k, v in sums.items()}
-        for k in ("critic_q_loss", "critic_v_loss", "q_mean") if critic is None else ():
-            out[k] = float("nan")
+        for k in ("critic_q_loss", "critic_v_loss", "q_mean"):
+            if critic is None or (k != "q_mean" and k not in critic_losses):
+                out[k] = float("nan")  # no critic, or a critic without this loss
         if extractor is None:
             out["policy_loss"] = float("nan")
         out.update(self._diagnostics(data, n_demo, tensors, policy_pools, extractor, critic))

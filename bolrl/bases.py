@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from bolrl.files import UnsafeFile, load_tensors, write_atomic
 from bolrl.identity import flatten, identity, key_hash
+from bolrl.registry import ALGORITHMS, EXTRACTIONS
 from bolrl.results import study_dir
 
 if TYPE_CHECKING:  # the keys need no torch: run-grid orders cells before importing it
@@ -34,19 +35,32 @@ if TYPE_CHECKING:  # the keys need no torch: run-grid orders cells before import
     from bolrl.study import Cell
 
 # Settings of a cell's identity (bolrl.identity, flattened) that do not touch round 0's
-# policy training: the method, the critic's, the later rounds', and what only acts on
-# autonomous data (which round 0 has none of).
-NOT_POLICY = frozenset({
+# policy training: which method it is, the later rounds' schedule and data handling, what only
+# acts on autonomous data (which round 0 has none of), and every setting an algorithm or an
+# extraction method declares in its registry entry (a critic's, an extractor's): derived, so
+# a method that declares its settings leaves the base policy shared.
+LATER_ROUNDS = frozenset({
     "algorithm", "extraction", "policy", "noise", "episodes_per_round", "rounds",
     "eval_episodes", "n_envs", "steps_per_round",
-    *(f"agent.{k}" for k in (
-        "algorithm", "extraction", "critic_hidden", "critic_layers", "gamma", "expectile",
-        "target_tau", "critic_round0", "awr_beta", "awr_max_weight", "ddpg_alpha",
-        "n_samples", "demo_fraction", "chunk_labels", "warm_start")),
+    *(f"agent.{k}" for k in ("algorithm", "extraction", "demo_fraction", "chunk_labels",
+                             "warm_start")),
 })
-# ... and those of them that Q0 depends on: its algorithm (which critic) and the critic's.
-CRITIC = tuple(f"agent.{k}" for k in ("algorithm", "critic_hidden", "critic_layers", "gamma",
-                                      "expectile", "target_tau"))
+
+
+def _agent_key(setting: str) -> str:
+    """A registry entry's "table.key" as the identity names it, "agent.key"."""
+    return f"agent.{setting.split('.', 1)[1]}"
+
+
+NOT_POLICY = LATER_ROUNDS | {_agent_key(s) for registry in (ALGORITHMS, EXTRACTIONS)
+                             for entry in registry.values() for s in entry.settings}
+
+
+def critic_settings(algorithm: str) -> tuple[str, ...]:
+    """What Q0 depends on besides pi0: which critic, and the settings its entry declares
+    (critic_round0 only says whether Q0 is trained)."""
+    return ("agent.algorithm", *(_agent_key(s) for s in ALGORITHMS[algorithm].settings
+                                 if s != "train.critic_round0"))
 
 
 def policy_settings(cell: Cell) -> dict:
@@ -68,7 +82,8 @@ def critic_key(cell: Cell) -> str:
     """Q0 depends on pi0's settings too (the critic is initialised from the same seeded
     stream, after the policy), on which critic it is, and on the critic's settings."""
     flat = flatten(cell.config())
-    return key_hash({**policy_settings(cell), "critic": {k: flat[k] for k in CRITIC}})
+    return key_hash({**policy_settings(cell),
+                     "critic": {k: flat[k] for k in critic_settings(cell.algorithm)}})
 
 
 def bases_dir(results: Path, study: str) -> Path:

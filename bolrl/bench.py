@@ -165,19 +165,22 @@ def step_flops(agent) -> float:
     (2 per multiply-add; a backward pass costs twice its forward). What the step does comes
     from the method's registry entries. Activations, norms and the optimizer are left out:
     this is the matmul work the step cannot avoid."""
-    from bolrl.registry import EXTRACTIONS, POLICIES
+    from bolrl.registry import ALGORITHMS, EXTRACTIONS, POLICIES
 
     cfg = agent.cfg
     pol = linear_macs(agent.policy)
+    passes = POLICIES[cfg.method.policy].passes_per_sample(cfg.networks)
     macs = 3 * pol  # the policy's own loss, forward and backward
     if agent.critic is not None:
-        q, v = linear_macs(agent.critic.q), linear_macs(agent.critic.v)
+        q = linear_macs(agent.critic.q)
+        v = linear_macs(agent.critic.v) if hasattr(agent.critic, "v") else 0
         macs += 3 * q + q + 3 * v + v  # Q online fwd+bwd, Q target fwd, V(s) fwd+bwd, V(s')
+        backup = ALGORITHMS[cfg.method.algorithm].backup_samples(cfg.extraction)
+        macs += backup * (pol * passes + q)  # policy samples at s', each rated by Q target
         extraction = EXTRACTIONS[cfg.method.extraction]
         if extraction.weights_by_critic:
             macs += q + v
         if extraction.grad_through_sampling:
-            passes = POLICIES[cfg.method.policy].passes_per_sample(cfg.networks)
             macs += 3 * pol * passes + 3 * q
     return 2.0 * macs * cfg.train.batch_size
 
@@ -211,21 +214,20 @@ def bench_train(base, obs_dim: int = 20, act_dim: int = 5, steps: int = 100,
 
     from bolrl.agent import Agent
     from bolrl.config import Method
-    from bolrl.registry import ALGORITHMS, EXTRACTIONS, NO_EXTRACTION, POLICIES, method_name
+    from bolrl.registry import ALGORITHMS, POLICIES, method_name, method_pairs
 
     torch.set_num_threads(1)
     data = synthetic_episodes(5000, obs_dim, act_dim)
     demos = data.first_episodes(data.n_episodes // 10)
     autonomous = data.split(demos.n_transitions)[1]
     obs = data.obs[:act_batch]
-    pairs = [(name, NO_EXTRACTION) if a.imitation else (name, extraction)
-             for name, a in ALGORITHMS.items()
-             for extraction in ([NO_EXTRACTION] if a.imitation else EXTRACTIONS)]
+    pairs = method_pairs()
     out = {}
     for policy in POLICIES:
         for algorithm, extraction in pairs:
             cfg = dataclasses.replace(base, method=Method(algorithm, extraction, policy),
-                                      train=base.train.for_algorithm(algorithm))
+                                      train=base.train.for_algorithm(
+                                          algorithm, ALGORITHMS[algorithm].demo_fraction))
             agent = Agent(cfg, obs_dim, act_dim, seed=0)
             agent.train(demos, autonomous, 5)
             start = time.perf_counter()

@@ -169,12 +169,15 @@ class TrainTable:
                        "(a GPU when torch sees one); not part of a cell's identity (its rows "
                        "record it); run-grid --device overrides it")
 
-    def for_algorithm(self, algorithm: str) -> TrainTable:
+    def for_algorithm(self, algorithm: str, default: float = 0.0) -> TrainTable:
         """The table as one method's agent takes it: `demo_fraction` the share for
-        `algorithm` (a number), whether the table holds one number or one per algorithm."""
+        `algorithm` (a number), whether the table holds one number or one per algorithm;
+        `default` where a table leaves the algorithm out (the study passes the share its
+        registry entry declares)."""
         share = self.demo_fraction
         return dataclasses.replace(
-            self, demo_fraction=share[algorithm] if isinstance(share, dict) else share)
+            self, demo_fraction=share.get(algorithm, default) if isinstance(share, dict)
+            else share)
 
 
 @dataclass(frozen=True)
@@ -233,7 +236,7 @@ class AxesTable:
     """[axes]: lists of values, expanded as a grid (task x seed x axes)."""
 
     algorithm: list = knob(["bc", "filtered-bc", "iql"], "imitation (bc, filtered-bc) or a "
-                           "Q-function (iql)")
+                           "Q-function's critic (iql, qc, ...: bolrl.registry.ALGORITHMS)")
     extraction: list = knob(["none", "best-of-n"], "none (imitation), or how a Q-function "
                             "method extracts its policy")
     policy: list = knob(["diffusion"], "the policy class (expressivity)")

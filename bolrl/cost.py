@@ -60,7 +60,8 @@ def estimate_seconds(cell: Cell) -> float:
     net, train = cell.networks, cell.train
     policy = POLICIES[cell.policy]
     extraction = EXTRACTIONS.get(cell.extraction, NO_EXTRACTION)
-    critic = ALGORITHMS[cell.algorithm].needs_critic
+    algorithm = ALGORITHMS[cell.algorithm]
+    critic = algorithm.needs_critic
     batch = train.batch_size / 256
     size = policy.relative_size(net)
     passes = policy.passes_per_sample(net)
@@ -71,6 +72,9 @@ def estimate_seconds(cell: Cell) -> float:
         step += _step(CRITIC_STEP_S, critic_scale * batch)
         if extraction.grad_through_sampling:
             step += bc_step * passes
+        backup = algorithm.backup_samples(cell.extraction_params)  # policy samples at s'
+        step += train.batch_size * backup * (ACT_PASS_S * size * passes
+                                             + CRITIC_PASS_S * critic_scale)
     grad_steps = cell.rounds * train.steps_per_round  # round 0 (the base policy) is BC
     samples = extraction.samples_per_action(cell.extraction_params)
     act = ACT_PASS_S * size * passes * samples

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from bolrl.config import ExtractionTable
-from bolrl.critics import IQLCritic
+from bolrl.critics import Critic
 from bolrl.data import Episodes
 from bolrl.policies import Policy
 
@@ -58,18 +58,18 @@ class Extractor:
         """Which transitions of `data` the policy trains on, (T,) bool."""
         return np.ones(data.n_transitions, dtype=bool)
 
-    def policy_loss(self, policy: Policy, critic: IQLCritic | None, batch: dict,
+    def policy_loss(self, policy: Policy, critic: Critic | None, batch: dict,
                     p: ExtractionTable, g: torch.Generator) -> torch.Tensor:
         return policy.loss(batch["obs"], batch["chunks"], generator=g, mask=batch.get("mask"))
 
     @torch.no_grad()
-    def diagnostics(self, critic: IQLCritic | None, batch: dict,
+    def diagnostics(self, critic: Critic | None, batch: dict,
                     p: ExtractionTable) -> dict[str, float]:
         """Figures that explain this method's training on a batch (recorded per round)."""
         return {}
 
     @torch.no_grad()
-    def act(self, policy: Policy, critic: IQLCritic | None, obs: torch.Tensor,
+    def act(self, policy: Policy, critic: Critic | None, obs: torch.Tensor,
             p: ExtractionTable, g: torch.Generator) -> torch.Tensor:
         """A chunk of actions per observation, (B, H * act_dim)."""
         return policy.act(obs, g)

@@ -42,6 +42,13 @@ class Algorithm(Entry):
     Q-function algorithms name a critic class and need an extraction method."""
 
     imitation: bool = False
+    # the least share of demonstrations in a policy batch where [train].demo_fraction does
+    # not name this algorithm (the knob's documented default holds the same numbers)
+    demo_fraction: float = 0.5
+    learns_value: bool = False  # its critic answers value(obs), V(s)
+    # policy samples its critic's loss draws per transition of a batch (a backup that samples
+    # the policy at s'): what a gradient step costs beyond the critic's own networks
+    backup_samples: Callable[[ExtractionTable], int] = lambda params: 0
 
     @property
     def needs_critic(self) -> bool:
@@ -73,6 +80,7 @@ class Extraction(Entry):
     samples_per_action: Callable[[ExtractionTable], int] = lambda params: 1
     grad_through_sampling: bool = False  # the policy loss differentiates the sampling chain
     weights_by_critic: bool = False  # the policy loss evaluates Q and V on its batch
+    needs_value: bool = False  # it reads the critic's V(s): only for critics that learn one
 
 
 def _registry(*entries: Entry) -> dict[str, Any]:
@@ -82,10 +90,16 @@ def _registry(*entries: Entry) -> dict[str, Any]:
 ALGORITHMS: dict[str, Algorithm] = _registry(
     Algorithm("bc", "bolrl.extraction:BC", "behaviour cloning on all data", imitation=True),
     Algorithm("filtered-bc", "bolrl.extraction:FilteredBC",
-              "behaviour cloning on successful episodes", imitation=True),
-    Algorithm("iql", "bolrl.critics:IQLCritic", "an IQL Q-function (expectile V, twin Q)",
+              "behaviour cloning on successful episodes", imitation=True, demo_fraction=0.0),
+    Algorithm("iql", "bolrl.critics.iql:IQLCritic", "an IQL Q-function (expectile V, twin Q)",
+              learns_value=True,
               settings=("networks.critic_hidden", "networks.critic_layers", "critic.gamma",
                         "critic.expectile", "critic.target_tau", "train.critic_round0")),
+    Algorithm("qc", "bolrl.critics.qc:QChunkingCritic",
+              "Q-chunking's twin Q: target from the max Q of N policy samples at s'",
+              backup_samples=lambda p: p.n_samples,
+              settings=("networks.critic_hidden", "networks.critic_layers", "critic.gamma",
+                        "critic.target_tau", "train.critic_round0", "extraction.n_samples")),
 )
 
 POLICIES: dict[str, PolicyClass] = _registry(
@@ -105,7 +119,7 @@ POLICIES: dict[str, PolicyClass] = _registry(
 NO_EXTRACTION = "none"  # the extraction value of imitation methods
 EXTRACTIONS: dict[str, Extraction] = _registry(
     Extraction("awr", "bolrl.extraction:AWR", "explicit: BC weighted by exp(beta (Q - V))",
-               weights_by_critic=True,
+               weights_by_critic=True, needs_value=True,
                settings=("extraction.awr_beta", "extraction.awr_max_weight")),
     Extraction("ddpg-bc", "bolrl.extraction:DDPGBC",
                "explicit: maximise Q through the policy's sampling, plus BC",
@@ -141,6 +155,26 @@ def settings_read(algorithm: str, extraction: str, policy: str, noise: str) -> f
     if extraction in EXTRACTIONS:
         entries.append(EXTRACTIONS[extraction])
     return frozenset(s for e in entries for s in e.settings)
+
+def why_not(algorithm: str, extraction: str) -> str | None:
+    """Why an algorithm and an extraction value do not make a method, or None if they do."""
+    imitation = ALGORITHMS[algorithm].imitation
+    if imitation and extraction != NO_EXTRACTION:
+        return "imitation has no policy extraction (extraction applies to the Q-function only)"
+    if not imitation and extraction == NO_EXTRACTION:
+        return f"the Q-function needs an extraction method ({', '.join(EXTRACTIONS)})"
+    if (not imitation and EXTRACTIONS[extraction].needs_value
+            and not ALGORITHMS[algorithm].learns_value):
+        return f"{extraction} reads V(s), which the {algorithm} critic does not learn"
+    return None
+
+
+def method_pairs() -> list[tuple[str, str]]:
+    """Every (algorithm, extraction) that makes a method: imitation algorithms alone, each
+    Q-function with each extraction it combines with."""
+    return [(a, x) for a in ALGORITHMS for x in (NO_EXTRACTION, *EXTRACTIONS)
+            if why_not(a, x) is None]
+
 
 # The recipe of the paper: the axes' reference values, against which every comparison varies
 # one axis.

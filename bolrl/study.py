@@ -50,7 +50,15 @@ from bolrl.envs.external import TaskError, TaskSpec, is_external
 from bolrl.envs.metaworld import is_metaworld
 from bolrl.envs.robomimic import is_robomimic, no_expert
 from bolrl.files import content_hash
-from bolrl.registry import ALGORITHMS, EXTRACTIONS, NO_EXTRACTION, NOISES, POLICIES, method_name
+from bolrl.registry import (
+    ALGORITHMS,
+    EXTRACTIONS,
+    NO_EXTRACTION,
+    NOISES,
+    POLICIES,
+    method_name,
+    why_not,
+)
 
 AXES = ("algorithm", "extraction", "policy", "noise", "episodes_per_round", "noise_sigma",
         "demos_style")
@@ -518,12 +526,7 @@ def demos_count(demos: dict, task: str, style: str) -> int:
 
 def why_invalid(point: dict) -> str | None:
     """The reason a grid point makes no sense, or None if it is a valid cell."""
-    imitation = ALGORITHMS[point["algorithm"]].imitation
-    if imitation and point["extraction"] != NO_EXTRACTION:
-        return "imitation has no policy extraction (extraction applies to the Q-function only)"
-    if not imitation and point["extraction"] == NO_EXTRACTION:
-        return (f"the Q-function needs an extraction method ({', '.join(EXTRACTIONS)})")
-    return None
+    return why_not(point["algorithm"], point["extraction"])
 
 
 def _make_cell(study: str, s: dict, point: dict) -> Cell:
@@ -543,7 +546,8 @@ def _make_cell(study: str, s: dict, point: dict) -> Cell:
         demos_style=point.get("demos_style", s["study"].demos_style),
         demos=demos_count(s["study"].demos, point["task"],
                           point.get("demos_style", s["study"].demos_style)),
-        train=train.for_algorithm(point["algorithm"]),
+        train=train.for_algorithm(point["algorithm"],
+                                  ALGORITHMS[point["algorithm"]].demo_fraction),
         networks=s["networks"],
         critic=s["critic"],
         extraction_params=s["extraction"],

@@ -17,7 +17,8 @@ def q0_study(tmp_path) -> Path:
     text = (SMOKE.read_text()
             .replace("critic_round0 = false", "critic_round0 = true")
             .replace('extraction = ["none", "best-of-n"]',
-                     'extraction = ["none", "awr", "best-of-n"]'))
+                     'extraction = ["none", "awr", "best-of-n"]')
+            .replace('algorithm = ["bc", "iql"]', 'algorithm = ["bc", "iql", "qc"]'))
     path = tmp_path / "q0.toml"
     path.write_text(text)
     return path
@@ -30,6 +31,10 @@ def test_methods_of_one_base_share_its_keys(tmp_path):
                                             "diffusion/iql+best-of-n"))
     assert policy_key(bc) == policy_key(awr) == policy_key(bon)
     assert critic_key(awr) == critic_key(bon)
+    # another critic (its settings from its registry entry, not a hand list): the same pi0,
+    # its own Q0
+    qc = by_method["diffusion/qc+best-of-n"]
+    assert policy_key(qc) == policy_key(bc) and critic_key(qc) != critic_key(bon)
     assert policy_key(by_method["gaussian/iql+awr+ou"]) != policy_key(bc)  # another policy class
     first_two = spread(cells)[:2]
     assert policy_key(first_two[0]) != policy_key(first_two[1])  # two bases start at once

@@ -31,15 +31,14 @@ def test_the_training_benchmark_measures_every_method_of_the_registries():
     import dataclasses
 
     from bolrl.bench import bench_train
-    from bolrl.registry import ALGORITHMS, EXTRACTIONS, NO_EXTRACTION, POLICIES, method_name
+    from bolrl.registry import POLICIES, method_name, method_pairs
 
     base = AgentConfig()
     base = dataclasses.replace(
         base, networks=dataclasses.replace(base.networks, hidden=8, critic_hidden=8,
                                            diffusion_steps=2))
     figures = bench_train(base, steps=2, act_batch=4)
-    names = {method_name(a, e, p) for p in POLICIES for a, spec in ALGORITHMS.items()
-             for e in ([NO_EXTRACTION] if spec.imitation else EXTRACTIONS)}
+    names = {method_name(a, e, p) for p in POLICIES for a, e in method_pairs()}
     assert names <= figures.keys()
     assert all(figures[n]["grad_steps_per_s"] > 0 for n in names)
 

@@ -260,14 +260,19 @@ def test_noise_sigma_axis_multiplies_noisy_cells_only(tmp_path):
         load_study(bad)
 
 
-def test_the_flow_policy_runs_through_run_grid_status_and_plot(tmp_path):
-    """A policy class added as one module and one registry line (bolrl/policies/flow.py)
-    runs every method of the smoke grid and reads back like the others."""
-    args = [str(SMOKE), "--results", str(tmp_path), "--set", 'axes.policy=["flow"]']
+def test_the_flow_policy_and_the_qc_critic_run_through_run_grid_status_and_plot(tmp_path):
+    """A policy class and a critic, each added as one module and one registry line
+    (bolrl/policies/flow.py, bolrl/critics/qc.py), run the smoke grid and read back like the
+    others."""
+    args = [str(SMOKE), "--results", str(tmp_path), "--name", "fq", "--set",
+            'axes.policy=["flow"]', "--set", 'axes.algorithm=["bc", "iql", "qc"]']
     assert runner.invoke(app, ["run-grid", *args, "--workers", "1"]).exit_code == 0
     status = runner.invoke(app, ["status", *args])
     assert "0 failed, 0 pending" in status.output, status.output
-    frame = load_results(tmp_path, "smoke+policy=flow")
-    assert "flow" in set(frame["policy"]) and (frame["status"] == "ok").all()  # + [[cells]]
+    frame = load_results(tmp_path, "fq")
+    assert (frame["status"] == "ok").all()
+    assert {"flow/bc", "flow/iql+best-of-n", "flow/qc+best-of-n"} <= set(frame["method"])
+    qc = frame[(frame["method"] == "flow/qc+best-of-n") & (frame["round"] > 0)]
+    assert qc["critic_q_loss"].notna().all() and qc["critic_v_loss"].isna().all()
     plot = runner.invoke(app, ["plot", *args, "--format", "png"])
     assert plot.exit_code == 0, plot.output

@@ -10,12 +10,12 @@ from bolrl.critics import expectile_loss, td_target
 from bolrl.data import Episodes
 from bolrl.extraction import awr_weights, best_of_n
 from bolrl.policies import POLICIES
-from bolrl.registry import ALGORITHMS, EXTRACTIONS, NO_EXTRACTION
+from bolrl.registry import EXTRACTIONS, method_pairs
 
 Q_EXTRACTIONS = list(EXTRACTIONS)
-# every method of the registries: imitation algorithms, and the Q-function with each extraction
-METHODS = [(a, NO_EXTRACTION) for a, e in ALGORITHMS.items() if e.imitation] + [
-    (a, x) for a, e in ALGORITHMS.items() if not e.imitation for x in EXTRACTIONS]
+# every method of the registries: imitation algorithms, and each Q-function with each
+# extraction it combines with (the study's own rule)
+METHODS = method_pairs()
 
 torch.set_num_threads(1)
 
