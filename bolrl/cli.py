@@ -116,7 +116,8 @@ def tasks(
 ) -> None:
     """List the embedded tasks (sizes, horizon, expert success), or check an external one."""
     from bolrl.demos import expert_success_rate
-    from bolrl.envs import TASKS, get_task, metaworld, robomimic
+    from bolrl.envs import TASKS, get_task
+    from bolrl.envs.suites import SUITES
 
     _positive(episodes, "--episodes")
     if check is not None:
@@ -125,14 +126,13 @@ def tasks(
     if modes:
         _print_modes([get_task(name) for name in TASKS], episodes, seed)
         return
-    suites = {"embedded": list(TASKS), "metaworld": metaworld.task_names(),
-              "robomimic": robomimic.task_names()}
+    modules = {name: entry.load() for name, entry in SUITES.items()}
+    suites = {"embedded": list(TASKS),
+              **{name: module.task_names() for name, module in modules.items()}}
     if suite not in suites:
         fail(f"--suite: unknown suite {suite!r}; choose from: {', '.join(suites)}")
-    if suite == "metaworld" and not suites[suite]:
-        fail(f"--suite metaworld: {metaworld.INSTALL}")
-    if suite == "robomimic" and not suites[suite]:
-        fail(f"--suite robomimic: {robomimic.INSTALL}")
+    if suite != "embedded" and not suites[suite]:
+        fail(f"--suite {suite}: {modules[suite].INSTALL}")
     names = suites[suite]
     table = Table(title=f"bolrl tasks (expert success over {episodes} seeded episodes)")
     columns = ("task", "gym id", "obs", "act", "horizon", "expert")
@@ -159,14 +159,10 @@ def tasks(
     if suite == "embedded":
         for name in names:
             console.print(f"{name}: {get_task(name).description}", markup=False)
-        extra = (f"{len(suites['metaworld'])} Meta-World tasks (metaworld/<task>-v3): bolrl "
-                 f"tasks --suite metaworld" if suites["metaworld"] else
-                 f"Meta-World tasks: {metaworld.INSTALL}")
-        console.print(extra, markup=False)
-        extra = ("robomimic's Lift, Can and Square (robomimic/lift|can|square): bolrl tasks "
-                 "--suite robomimic" if suites["robomimic"] else
-                 f"robomimic tasks: {robomimic.INSTALL}")
-        console.print(extra, markup=False)
+        for name, entry in SUITES.items():
+            console.print(f"{entry.doc} ({entry.prefix}...): bolrl tasks --suite {name}"
+                          if suites[name] else f"{entry.doc}: {modules[name].INSTALL}",
+                          markup=False)
 
 
 def _print_modes(tasks: list, episodes: int, seed: int) -> None:
@@ -364,9 +360,9 @@ def bench(
 
 def _suite(name: str):
     """The module of an optional suite (its `available()` and `INSTALL`)."""
-    import importlib
+    from bolrl.envs.suites import SUITES
 
-    return importlib.import_module(f"bolrl.envs.{name}")
+    return SUITES[name].load()
 
 
 def _bench_suite(suite: str, seconds: float, output: Path) -> None:

@@ -47,11 +47,10 @@ def task_costs(cell: Cell) -> tuple[int, float]:
     try:
         task = get_task(cell.task_spec)
     except ValueError:  # e.g. the suite's extra is not installed: `show` still prices it
-        from bolrl.envs import metaworld, robomimic
+        from bolrl.envs.suites import suite_of
 
-        suite = next((m for m in (metaworld, robomimic) if cell.task.startswith(m.PREFIX)),
-                     None)
-        default = suite.HORIZON if suite else 200
+        suite = suite_of(cell.task)
+        default = suite.load().HORIZON if suite else 200
         return int(cell.task_spec.horizon or default), ENV_STEP_S
     return task.horizon, getattr(task, "env_step_s", ENV_STEP_S)
 

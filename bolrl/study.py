@@ -45,10 +45,9 @@ from bolrl.config import (
     in_bounds,
     knobs,
 )
-from bolrl.envs import TASKS, get_task, metaworld, robomimic, unknown_task_message
+from bolrl.envs import TASKS, get_task, unknown_task_message
 from bolrl.envs.external import TaskError, TaskSpec, is_external
-from bolrl.envs.metaworld import is_metaworld
-from bolrl.envs.robomimic import is_robomimic, no_expert
+from bolrl.envs.suites import suite_of, task_version
 from bolrl.files import content_hash
 from bolrl.registry import (
     ALGORITHMS,
@@ -146,7 +145,7 @@ class Cell:
             **schedule, "agent": agent, "noise_params": noise,
             "demos_version": DEMOS_VERSION,
             "demos_style": self.demos_style,
-            "task_version": robomimic.TASK_VERSION if is_robomimic(self.task) else 1,
+            "task_version": task_version(self.task),
             "demos_sha256": (content_hash(Path(self.task_spec.demos_file))
                              if self.task_spec.demos_file else None),
         }
@@ -443,8 +442,8 @@ def _parse_tasks(path: Path, names: list, tables: Any,
     for name in names:
         if not isinstance(name, str):
             raise StudyError(f"{path}: [study].tasks must be task names, got {name!r}")
-        if (name not in TASKS and not is_external(name) and not is_metaworld(name)
-                and not is_robomimic(name)):
+        suite = suite_of(name)
+        if name not in TASKS and not is_external(name) and suite is None:
             raise StudyError(f"{path}: [study].tasks: {unknown_task_message(name)}"
                              + _suggest(name, TASKS))
         options = tables.get(name, {})
@@ -463,15 +462,16 @@ def _parse_tasks(path: Path, names: list, tables: Any,
         spec = TaskSpec(name, imports=tuple(options.get("imports", ())),
                         horizon=options.get("horizon"), success=options.get("success"),
                         expert=options.get("expert"), demos_file=options.get("demos_file"))
-        if runnable and (is_metaworld(name) or is_robomimic(name)):
-            suite = metaworld if is_metaworld(name) else robomimic
+        if runnable and suite is not None:
+            module = suite.load()
             try:
                 task = get_task(spec)
             except TaskError as exc:
-                error = StudyError if suite.available() else SuiteMissing
+                error = StudyError if module.available() else SuiteMissing
                 raise error(f"{path}: {exc}") from None
-            if is_robomimic(name) and not task.layout.scripted and not spec.demos_file:
-                raise StudyError(f"{path}: [tasks.{name!r}]: {no_expert(name)}")
+            problem = module.check(spec, task)
+            if problem:
+                raise StudyError(f"{path}: [tasks.{name!r}]: {problem}")
         if is_external(name) and runnable:
             if not spec.expert and not spec.demos_file:
                 raise StudyError(f"{path}: [tasks.{name!r}]: no demonstrations: name an expert "

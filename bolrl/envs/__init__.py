@@ -27,21 +27,19 @@ def unknown_task_message(name: str) -> str:
 
 
 def get_task(name: str | TaskSpec) -> Task:
-    """The embedded task called `name`, a Meta-World task (`metaworld/<task>-v3`, see
-    `bolrl.envs.metaworld`), a robomimic task (`robomimic/lift|can|square`, see
-    `bolrl.envs.robomimic`), or an external Gymnasium task (`gym:ENV-ID` or `module:factory`,
-    see `bolrl.envs.external`); a ValueError names what is wrong."""
+    """The embedded task called `name`, a suite's task (`metaworld/<task>-v3`,
+    `robomimic/lift|can|square`: `bolrl.envs.suites`), or an external Gymnasium task
+    (`gym:ENV-ID` or `module:factory`, see `bolrl.envs.external`); a ValueError names what is
+    wrong."""
     from bolrl.envs.external import TaskSpec, external_task, is_external
-    from bolrl.envs.metaworld import is_metaworld, metaworld_task
-    from bolrl.envs.robomimic import is_robomimic, robomimic_task
+    from bolrl.envs.suites import suite_of
 
     spec = name if isinstance(name, TaskSpec) else TaskSpec(name)
     if spec.name in TASKS:
         return TASKS[spec.name]
-    if is_metaworld(spec.name):
-        return metaworld_task(spec)
-    if is_robomimic(spec.name):
-        return robomimic_task(spec)
+    suite = suite_of(spec.name)
+    if suite is not None:
+        return suite.load().task(spec)
     if is_external(spec.name):
         return external_task(spec)
     raise ValueError(unknown_task_message(spec.name))

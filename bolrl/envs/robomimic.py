@@ -294,7 +294,7 @@ def _target(task: str) -> np.ndarray | None:
 
 
 @lru_cache(maxsize=16)
-def robomimic_task(spec: TaskSpec) -> RobomimicTask:
+def task(spec: TaskSpec) -> RobomimicTask:
     """The task a study names `robomimic/<task>`; a TaskError says what is missing."""
     layout(spec.name)
     if not available():
@@ -303,3 +303,10 @@ def robomimic_task(spec: TaskSpec) -> RobomimicTask:
         raise TaskError(f"task {spec.name!r}: a robomimic task brings its own expert and "
                         f"success test; only horizon and demos_file may be set for it")
     return RobomimicTask(spec)
+
+
+def check(spec: TaskSpec, task: RobomimicTask) -> str | None:
+    """Square has no scripted expert: a study must name imported demonstrations for it."""
+    if not task.layout.scripted and not spec.demos_file:
+        return no_expert(spec.name)
+    return None
