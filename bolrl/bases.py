@@ -17,15 +17,13 @@ wait for it, then load it.
 
 from __future__ import annotations
 
-import fcntl
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bolrl.files import UnsafeFile, load_tensors, write_atomic
 from bolrl.identity import flatten, identity, key_hash
+from bolrl.locks import file_lock
 from bolrl.registry import ALGORITHMS, EXTRACTIONS
 from bolrl.results import study_dir
 
@@ -90,25 +88,14 @@ def bases_dir(results: Path, study: str) -> Path:
     return study_dir(results, study) / "bases"
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # waits while another process trains this entry
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
 def load_or_train(path: Path, train: Callable[[], dict], state: Callable[[], dict],
                   load: Callable[[dict], None]) -> dict:
     """Load the entry at `path` into the agent (`load`), or train it (`train`, returning its
     losses), store `state()` and return the losses. A damaged entry is trained again."""
     import torch
 
-    with _locked(path):
+    # waits while another process trains this entry
+    with file_lock(path.with_suffix(".lock")):
         if path.exists():
             try:
                 entry = load_tensors(path)

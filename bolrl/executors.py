@@ -9,7 +9,6 @@ a filesystem shared by all machines or returning its rows for the driver to writ
 
 from __future__ import annotations
 
-import fcntl
 import multiprocessing as mp
 import os
 import queue
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from multiprocessing.managers import SyncManager
 from pathlib import Path
 
+from bolrl.locks import file_lock, is_held
 from bolrl.results import cell_status, run_dir, write_cell
 from bolrl.study import Cell
 
@@ -38,26 +38,15 @@ class JobResult:
     rows: list | None = None  # returned instead of written (the Ray driver-writes mode)
 
 
+def _lock_path(results: Path, study: str, cell_id: str) -> Path:
+    return run_dir(results, study, cell_id).parent / f"{cell_id}.lock"
+
+
 @contextmanager
 def cell_lock(results: Path, study: str, cell_id: str) -> Iterator[bool]:
     """Yield True if this process holds the cell's lock, False if another process does."""
-    path = run_dir(results, study, cell_id).parent / f"{cell_id}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    with file_lock(_lock_path(results, study, cell_id), wait=False) as held:
+        yield held
 
 
 RERUN = ".rerun"  # runs/<id>.rerun: a forced rerun's checkpoints, until it has finished
@@ -88,18 +77,7 @@ def finish_swap(target: Path) -> None:
 
 def is_running(results: Path, study: str, cell_id: str) -> bool:
     """Does some live process hold this cell's lock?"""
-    path = run_dir(results, study, cell_id).parent / f"{cell_id}.lock"
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
+    return is_held(_lock_path(results, study, cell_id))
 
 
 def run_job(cell: Cell, results: Path, force: bool = False, events=None) -> JobResult:

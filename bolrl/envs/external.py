@@ -25,9 +25,7 @@ truncated; see the README). Several environments are stepped with Gymnasium's ve
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -227,9 +225,10 @@ class ExternalTask:
 
     @property
     def cache_name(self) -> str:
-        digest = hashlib.sha256(json.dumps(self.spec.as_dict(), sort_keys=True).encode())
+        from bolrl.identity import key_hash
+
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.name)
-        return f"{safe}-{digest.hexdigest()[:8]}"
+        return f"{safe}-{key_hash(self.spec.as_dict())[:8]}"
 
 
 class GymBatch:
