@@ -257,6 +257,7 @@ class Agent:
             == batch_demo_share(n_demo, len(policy_pools[1]), 0.0))
         tail = max(1, steps // 10)
         sums = {"policy_loss": 0.0, "critic_q_loss": 0.0, "critic_v_loss": 0.0, "q_mean": 0.0}
+        critic_losses: dict[str, torch.Tensor] = {}  # the last step's (none in 0 steps)
         for step in range(steps):
             if critic is not None:
                 batch = _take(tensors, mixed_batch(*critic_pools, cfg.batch_size, 0.0, g))

@@ -173,8 +173,12 @@ def step_flops(agent) -> float:
     macs = 3 * pol  # the policy's own loss, forward and backward
     if agent.critic is not None:
         q = linear_macs(agent.critic.q)
-        v = linear_macs(agent.critic.v) if hasattr(agent.critic, "v") else 0
-        macs += 3 * q + q + 3 * v + v  # Q online fwd+bwd, Q target fwd, V(s) fwd+bwd, V(s')
+        macs += 3 * q  # Q online, forward and backward
+        if ALGORITHMS[cfg.method.algorithm].learns_value:  # IQL: Q target at (s, a) for V's
+            v = linear_macs(agent.critic.v)  # loss; V(s) forward and backward, V(s')
+            macs += q + 3 * v + v
+        else:
+            v = 0
         backup = ALGORITHMS[cfg.method.algorithm].backup_samples(cfg.extraction)
         macs += backup * (pol * passes + q)  # policy samples at s', each rated by Q target
         extraction = EXTRACTIONS[cfg.method.extraction]

@@ -12,6 +12,7 @@ own MuJoCo environments) from their scene's camera, or a view that frames the wh
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,11 +77,12 @@ def evaluate(cell: Cell, agent, episodes: int, seed: int) -> Evaluated:
 
 @dataclass
 class Recorded:
-    """Rollouts kept for rendering: the MuJoCo model they ran in, each episode's states step
-    by step (qpos, and the mocap bodies' poses that Meta-World's hand follows), each
-    episode's success, and the camera to film them with."""
+    """Rollouts kept for rendering: each episode's MuJoCo model (a suite may move bodies and
+    sites on the model itself when it resets, so every episode keeps a copy of its own), its
+    states step by step (qpos, and the mocap bodies' poses that Meta-World's hand follows),
+    its success, and the camera to film them with."""
 
-    model: object  # mujoco.MjModel
+    models: list  # mujoco.MjModel per episode
     episodes: list[list[tuple[np.ndarray, ...]]]
     success: list[bool]
     camera: str | tuple  # a named camera of the model, or a free view: (lookat, distance,
@@ -134,11 +136,13 @@ class Recording:
 
 class _Watched:
     """A Gymnasium task whose batch, stepped in this process, stays in sight of the recorder:
-    `read(row, state)` gives the row's MuJoCo state, and keeps the model (a suite may free it
-    when the rollout closes its environments)."""
+    `read(row, state)` gives the row's MuJoCo state and, at the row's first read, keeps a
+    copy of its model as the episode has it (before the same-step autoreset of its end lays
+    out the next episode; a suite may also free it when the rollout closes its environments).
+    Each row runs one episode."""
 
     def __init__(self, task):
-        self.task, self.env, self.model = task, None, None
+        self.task, self.env, self.models = task, None, {}
 
     def __getattr__(self, name):
         return getattr(self.task, name)
@@ -149,7 +153,8 @@ class _Watched:
 
     def read(self, row: int, state) -> tuple[np.ndarray, ...]:
         model, data = mujoco_of(self.env.envs.envs[row])
-        self.model = model
+        if row not in self.models:
+            self.models[row] = copy.deepcopy(model)
         return _snapshot(data)
 
 
@@ -171,10 +176,13 @@ def record(cell: Cell, agent, episodes: int, seed: int) -> Recorded:
         actor = Recording(AgentActor(agent), lambda row, qpos: (np.array(qpos, copy=True),))
         data = rollout(task, seeds, actor, episodes)
         model, camera = mujoco.MjModel.from_xml_string(task.xml()), FREE_VIEW
+        models = [model] * len(actor.states)
     else:
         probe = task.make_env()
-        found = mujoco_of(probe)
-        probe.close()
+        try:
+            found = mujoco_of(probe)
+        finally:
+            probe.close()
         if found is None:
             raise EvalError(f"--video: task {cell.task!r} does not run on MuJoCo (no MuJoCo "
                             f"model under its Gymnasium environment): bolrl renders MuJoCo "
@@ -182,24 +190,31 @@ def record(cell: Cell, agent, episodes: int, seed: int) -> Recorded:
         watched = _Watched(task)
         actor = Recording(AgentActor(agent), watched.read)
         data = rollout(watched, seeds, actor, episodes)
-        model = watched.model
+        models = [watched.models[row] for row in sorted(actor.states)]
+        model = models[0]
         names = {model.camera(i).name for i in range(model.ncam)}
         camera = next((c for c in CAMERAS if c in names),
                       (list(model.stat.center), 1.5 * model.stat.extent, 135.0, -30.0))
     states = [actor.states[row] for row in sorted(actor.states)]
     upside_down = isinstance(camera, str) and CAMERAS[camera]
-    return Recorded(model, states, [bool(x) for x in data.episode_success], camera,
+    return Recorded(models, states, [bool(x) for x in data.episode_success], camera,
                     upside_down)
 
 
 def render(recorded: Recorded) -> list[np.ndarray]:
-    """Frames (H, W, 3 uint8) of the recorded episodes, one after the other, from the scene's
-    named camera or a free view."""
+    """Frames (H, W, 3 uint8) of the recorded episodes, one after the other, each in its own
+    model, from the scene's named camera or a free view."""
+    frames = []
+    for model, states in zip(recorded.models, recorded.episodes, strict=True):
+        frames += _render_episode(model, states, recorded.camera, recorded.upside_down)
+    return frames
+
+
+def _render_episode(model, states: list[tuple[np.ndarray, ...]], camera: str | tuple,
+                    upside_down: bool) -> list[np.ndarray]:
     import mujoco
 
-    model = recorded.model
     data = mujoco.MjData(model)
-    camera = recorded.camera
     if not isinstance(camera, str):
         view, camera = camera, mujoco.MjvCamera()
         camera.lookat[:], camera.distance, camera.azimuth, camera.elevation = view
@@ -212,15 +227,14 @@ def render(recorded: Recorded) -> list[np.ndarray]:
                         f"set MUJOCO_GL=egl (or osmesa) for offscreen rendering") from None
     frames = []
     try:
-        for states in recorded.episodes:
-            for snapshot in states:
-                data.qpos[:] = snapshot[0]
-                if len(snapshot) == 3 and model.nmocap:
-                    data.mocap_pos[:], data.mocap_quat[:] = snapshot[1], snapshot[2]
-                mujoco.mj_forward(model, data)
-                renderer.update_scene(data, camera)
-                frame = renderer.render()
-                frames.append((frame[::-1, ::-1] if recorded.upside_down else frame).copy())
+        for snapshot in states:
+            data.qpos[:] = snapshot[0]
+            if len(snapshot) == 3 and model.nmocap:
+                data.mocap_pos[:], data.mocap_quat[:] = snapshot[1], snapshot[2]
+            mujoco.mj_forward(model, data)
+            renderer.update_scene(data, camera)
+            frame = renderer.render()
+            frames.append((frame[::-1, ::-1] if upside_down else frame).copy())
     finally:
         renderer.close()
     return frames

@@ -43,7 +43,8 @@ class Algorithm(Entry):
 
     imitation: bool = False
     # the least share of demonstrations in a policy batch where [train].demo_fraction does
-    # not name this algorithm (the knob's documented default holds the same numbers)
+    # not name this algorithm (the knob's default table names bc, filtered-bc and iql with
+    # these same numbers; a test keeps them equal)
     demo_fraction: float = 0.5
     learns_value: bool = False  # its critic answers value(obs), V(s)
     # policy samples its critic's loss draws per transition of a batch (a backup that samples

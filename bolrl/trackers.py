@@ -161,15 +161,29 @@ class MLflow:
         self.check()
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")  # see the module's docstring
         self.client = MlflowClient(tracking_uri=(directory / "mlruns").resolve().as_uri())
-        found = self.client.get_experiment_by_name(cell.study)
-        experiment = (found.experiment_id if found is not None
-                      else self.client.create_experiment(cell.study))
+        experiment = self._experiment(cell.study)
         run = self.client.create_run(experiment, run_name=f"{cell.cell_id} {cell.label}",
                                      tags=_tags(cell))
         self.run_id = run.info.run_id
         params = [Param(key, str(value)[:6000]) for key, value in _flat(cell.config()).items()]
         for start in range(0, len(params), 100):  # MLflow takes at most 100 per batch
             self.client.log_batch(self.run_id, params=params[start:start + 100])
+
+    def _experiment(self, name: str) -> str:
+        """The study's experiment id, created by whichever worker gets there first (the
+        others find it: a lost race to create it is not an error)."""
+        from mlflow.exceptions import MlflowException
+
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        try:
+            return self.client.create_experiment(name)
+        except MlflowException:
+            found = self.client.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return found.experiment_id
 
     def _log(self, values: dict[str, float], step: int) -> None:
         from mlflow.entities import Metric

@@ -108,12 +108,19 @@ class PointFalls(gym.Env):
 
 class MujocoPointReach(PointReach):
     """The same task with its point as a MuJoCo body (two slide joints), exposing `model` and
-    `data` as Gymnasium's MuJoCo environments do: what `bolrl eval --video` films."""
+    `data` as Gymnasium's MuJoCo environments do: what `bolrl eval --video` films. Its goal
+    marker is a fixed body moved on the model at each reset, as Meta-World moves its goals."""
 
     XML = """<mujoco><worldbody><light pos="0 0 3"/><geom type="plane" size="2 2 .1"/>
       <body name="point" pos="0 0 .05"><joint name="x" type="slide" axis="1 0 0"/>
       <joint name="y" type="slide" axis="0 1 0"/><geom type="sphere" size=".05"/></body>
+      <body name="goal" pos="0 0 .01"><geom type="box" size=".03 .03 .01"/></body>
       </worldbody></mujoco>"""
+
+    def reset(self, *, seed=None, options=None):
+        out = super().reset(seed=seed, options=options)
+        self.model.body("goal").pos[:2] = self.goal
+        return out
 
     def __init__(self):
         import mujoco

@@ -79,12 +79,27 @@ def test_mistakes_are_one_line(point_study, args, says):
     assert out.exit_code == 2 and says in " ".join(out.output.split()), out.output
 
 
+def test_plot_videos_leaves_out_a_cell_it_cannot_film_and_says_why(point_study):
+    path, results = point_study
+    out = runner.invoke(app, ["plot", str(path), "--results", str(results), "--format", "png",
+                              "--videos"])
+    assert out.exit_code == 0, out.output
+    said = " ".join(out.output.split())
+    assert "not filmed" in said and "does not run on MuJoCo" in said
+    report = (results / "pe" / "REPORT.md").read_text()
+    assert "final policies acting" not in report and "--videos" in report  # regenerate line
+
+
 def test_a_gymnasium_task_on_mujoco_is_recorded_from_its_own_data(tmp_path):
     """An external task whose environment has MuJoCo `model` and `data` (as Gymnasium's own
     MuJoCo environments): each episode's states come from that data, step by step, and the
     film frames the whole scene (it names none of the suites' cameras)."""
+    from point_env import make_mujoco_env
+
     from bolrl.agent import Agent
     from bolrl.envs import get_task
+    from bolrl.envs.batched import env_seeds
+    from bolrl.loop import EVAL_STREAM
 
     task_name = "point_env:make_mujoco_env"
     text = (SMOKE.read_text().replace('tasks = ["lift"]', f'tasks = ["{task_name}"]')
@@ -99,7 +114,18 @@ def test_a_gymnasium_task_on_mujoco_is_recorded_from_its_own_data(tmp_path):
     assert [len(states) for states in recorded.episodes] == [15, 15]  # never at the goal
     qpos = np.array([states[0] for states in recorded.episodes[0]])
     assert qpos.shape == (15, 2) and np.abs(np.diff(qpos, axis=0)).max() > 0  # it moved
-    assert recorded.model.nq == 2 and recorded.success == [False, False]
+    assert recorded.models[0].nq == 2 and recorded.success == [False, False]
+    # each episode is filmed in its own model: its goal marker where that episode's goal was
+    # (the vector environment's autoreset has moved the live one on to the next episode)
+    goals = [recorded.models[i].body("goal").pos[:2].copy() for i in range(2)]
+    first_obs = [states[0] for states in recorded.episodes]
+    assert not np.allclose(goals[0], goals[1])
+    env = make_mujoco_env()
+    for i, (goal, seed_i) in enumerate(zip(goals, env_seeds(3, 2, stream=EVAL_STREAM),
+                                           strict=True)):
+        obs, _ = env.reset(seed=int(seed_i))
+        np.testing.assert_allclose(goal, obs[2:], rtol=1e-6, err_msg=f"episode {i}")
+        np.testing.assert_allclose(first_obs[i][0], obs[:2], rtol=1e-6)
     assert not isinstance(recorded.camera, str) and not recorded.upside_down
 
 

@@ -85,3 +85,35 @@ def test_an_agent_trains_it_and_acts_with_it():
     assert np.isfinite(out["critic_q_loss"]) and np.isnan(out["critic_v_loss"])
     chosen = agent.act(obs[:50])
     assert (chosen[:, 0] > 0).mean() > 0.9  # the best of 16 samples under the learned Q
+
+
+def test_with_action_chunks_and_a_round0_critic():
+    """Chunks of 4 actions (the paper studies' setting): the backup samples whole chunks at
+    s_{t+h}; Q0 trains on the demonstrations alone, from its own random stream."""
+    rng = np.random.default_rng(1)
+    n, episode = 240, 12  # 20 episodes of 12 steps, success at the end of every other one
+    obs = rng.normal(size=(n, 3)).astype(np.float32)
+    actions = rng.uniform(-1, 1, size=(n, 2)).astype(np.float32)
+    ends = (np.arange(n) % episode) == episode - 1
+    success = ends & ((np.arange(n) // episode) % 2 == 0)
+    data = Episodes(obs, actions, success.astype(np.float32), np.roll(obs, -1, 0), success,
+                    ends & ~success)
+    cfg = AgentConfig.of(algorithm="qc", extraction="best-of-n", policy="diffusion", hidden=32,
+                         layers=2, critic_hidden=32, n_samples=4, batch_size=32,
+                         action_chunk=4, diffusion_steps=3, critic_round0=True,
+                         demo_fraction=0.5)
+    agent = Agent(cfg, 3, 2, seed=0)
+    out = agent.train_base(data, 20)  # pi0, then Q0
+    assert np.isfinite(out["critic_q_loss"]) and agent.critic_trained
+    assert agent.plan(obs[:5]).shape == (5, 4, 2)  # best-of-N over chunks, with Q0
+    out = agent.train(data, Episodes.empty(3, 2), 20)
+    assert np.isfinite(out["critic_q_loss"]) and np.isfinite(out["q_mean"])
+    assert np.isnan(agent.train(data, Episodes.empty(3, 2), 0)["critic_q_loss"])  # no step
+
+
+def test_the_share_of_demonstrations_an_entry_declares_is_the_knobs_default():
+    from bolrl.config import TrainTable
+    from bolrl.registry import ALGORITHMS
+
+    for name, share in TrainTable().demo_fraction.items():
+        assert ALGORITHMS[name].demo_fraction == share

@@ -17,11 +17,9 @@ from bolrl.cli._app import (
     err_console,
     fail,
 )
+from bolrl.envs.suites import SUITES
 
-BENCHMARKS = ("envs", "train", "cell", "metaworld", "robomimic")
-# the suites' benchmarks: (task measured, environments in the batch)
-SUITE_BENCHMARKS = {"metaworld": ("metaworld/pick-place-v3", 16),
-                    "robomimic": ("robomimic/lift", 8)}
+BENCHMARKS = ("envs", "train", "cell", *SUITES)
 
 
 @app.command()
@@ -46,15 +44,13 @@ def bench(
         _bench_train(output, _on_device_name(device))
     if what in ("cell", "all"):
         _bench_cell(output)
-    for suite in SUITE_BENCHMARKS:
+    for suite in SUITES:
         if what == suite or (what == "all" and _suite(suite).available()):
             _bench_suite(suite, seconds, output)
 
 
 def _suite(name: str):
     """The module of an optional suite (its `available()` and `INSTALL`)."""
-    from bolrl.envs.suites import SUITES
-
     return SUITES[name].load()
 
 
@@ -64,7 +60,7 @@ def _bench_suite(suite: str, seconds: float, output: Path) -> None:
     module = _suite(suite)
     if not module.available():
         fail(f"bench {suite}: {module.INSTALL}")
-    task, n_envs = SUITE_BENCHMARKS[suite]
+    task, n_envs = SUITES[suite].bench_task, SUITES[suite].bench_envs
     with console.status(f"measuring {suite} collection throughput..."):
         f = benchmarks.bench_vector(task, n_envs, seconds)
     console.print(f"{f['task']}, random actions, control steps/s: one environment "

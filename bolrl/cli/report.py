@@ -232,7 +232,7 @@ def plot(
             out = out / "filtered" / _slug(tasks, methods)
     command = _cmd("plot", study, results, *(f"--{k} {v}" for k, v in
                                              (("tasks", tasks), ("methods", methods)) if v),
-                   *(["--as-run"] if as_run else []))
+                   *(["--as-run"] if as_run else []), *(["--videos"] if videos else []))
     try:
         out.mkdir(parents=True, exist_ok=True)
         videos_md = _film(cells, results, s.name, out) if videos else ""
@@ -264,17 +264,19 @@ def _film(cells: list, results: Path, study_name: str, out: Path) -> str:
         def progress(i, n, cell):
             status.update(f"filming the final policies: {i + 1}/{n}, {cell.label}")
 
-        try:
-            films = film(cells, results, study_name, out, progress)
-        except EvalError as exc:
-            from rich.markup import escape
+        def warn(cell, message: str) -> None:
+            err_console.print(f"[yellow]warning:[/] --videos: {escape(cell.label)} not "
+                              f"filmed: {escape(message)}", highlight=False)
 
+        try:
+            films = film(cells, results, study_name, out, progress, warn)
+        except EvalError as exc:
             err_console.print(f"[yellow]warning:[/] --videos: {escape(str(exc))}; the report "
                               f"has no videos", highlight=False)
             return ""
     if not films:
-        err_console.print("[yellow]warning:[/] --videos: no cell keeps a round's weights here "
-                          "(nothing has run, or it ran before bolrl kept them)")
+        err_console.print("[yellow]warning:[/] --videos: no cell was filmed (none keeps a "
+                          "round's weights here, or none could be filmed: see above)")
     return videos_markdown(films, out)
 
 

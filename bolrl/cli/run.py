@@ -142,6 +142,31 @@ def _run_cells(s, cells, results: Path, workers: int, force: bool, executor: str
         log.close()
 
 
+def _print_plan(p, s, study: str | None, results: Path, rerun: bool) -> None:
+    """What run-grid is about to do, and what it leaves as it is."""
+    console.print(f"study {s.name}: {_count(len(s.cells), 'cell')}, {p.done} already done, "
+                  f"{len(p.todo)} to run -> {results / s.name}")
+    if p.extended:
+        console.print(f"{_count(len(p.extended), 'cell')} go on from the last round of the "
+                      f"same cell run for fewer rounds")
+    if p.lost:
+        one = len(p.lost) == 1
+        err_console.print(f"[yellow]note:[/] {_count(len(p.lost), 'cell')} finished for fewer "
+                          f"rounds before, but {'its' if one else 'their'} checkpoints are "
+                          f"gone from {results / s.name / 'runs'}: "
+                          f"{'it starts' if one else 'they start'} from round 0",
+                          highlight=False)
+    if p.stale:
+        console.print(f"{_count(p.stale, 'stale cell')} of an older configuration of the "
+                      f"study {'is' if p.stale == 1 else 'are'} kept beside the study's own "
+                      f"(see `{_cmd('status', study, results)}`)", markup=False)
+    if p.failed_before and not rerun:
+        console.print(f"{_count(len(p.failed_before), 'cell')} failed before and "
+                      f"{'is' if len(p.failed_before) == 1 else 'are'} left as they are (see "
+                      f"`{_cmd('status', study, results, '--failed')}`; rerun with "
+                      f"`{_cmd('run-grid', study, results, '--retry-failed')}`)", markup=False)
+
+
 @app.command("run-grid")
 def run_grid(
     study: str = STUDY_ARG,
@@ -168,6 +193,7 @@ def run_grid(
     import time
 
     from bolrl.bases import bases_dir, spread
+    from bolrl.planning import plan
     from bolrl.results import cell_status
 
     s = _load_study(study, sets=sets, name=name)
@@ -186,45 +212,9 @@ def run_grid(
     _claim_study_dir(results, s)
     ray_options = {"address": address, "cpus_per_cell": cpus_per_cell,
                    "gpus_per_cell": gpus_per_cell, "return_rows": return_rows}
-    states = {c.cell_id: cell_status(results, s.name, c.cell_id) for c in s.cells}
-    failed_before = [c for c in s.cells if states[c.cell_id] == "failed"]
-    if retry_failed:  # the failed cells again, and whatever has not run yet
-        todo = [c for c in s.cells if states[c.cell_id] in ("failed", None)]
-        force_run = True
-    else:
-        todo = [c for c in s.cells if force or states[c.cell_id] is None]
-        force_run = force
-    done = sum(states[c.cell_id] == "ok" for c in s.cells if c not in todo)
-    console.print(f"study {s.name}: {_count(len(s.cells), 'cell')}, {done} already done, "
-                  f"{len(todo)} to run -> {results / s.name}")
-    if not force_run:
-        from bolrl.extend import finished_lineages, predecessor
-
-        lineages = finished_lineages(results, s.name)
-        extended = [c for c in todo if predecessor(results, c, lineages) is not None]
-        if extended:
-            console.print(f"{_count(len(extended), 'cell')} go on from the last round of the "
-                          f"same cell run for fewer rounds")
-        any_run = finished_lineages(results, s.name, need_checkpoint=False)
-        lost = [c for c in todo if c not in extended and predecessor(results, c, any_run)]
-        if lost:
-            err_console.print(f"[yellow]note:[/] {_count(len(lost), 'cell')} finished for fewer "
-                              f"rounds before, but {'its' if len(lost) == 1 else 'their'} "
-                              f"checkpoints are gone from {results / s.name / 'runs'}: "
-                              f"{'it starts' if len(lost) == 1 else 'they start'} from round 0",
-                              highlight=False)
-    from bolrl.inventory import take
-
-    stale = take(s, results).stale
-    if stale:
-        console.print(f"{_count(len(stale), 'stale cell')} of an older configuration of the "
-                      f"study {'is' if len(stale) == 1 else 'are'} kept beside the study's own "
-                      f"(see `{_cmd('status', study, results)}`)", markup=False)
-    if failed_before and not retry_failed and not force:
-        console.print(f"{_count(len(failed_before), 'cell')} failed before and "
-                      f"{'is' if len(failed_before) == 1 else 'are'} left as they are (see "
-                      f"`{_cmd('status', study, results, '--failed')}`; rerun with "
-                      f"`{_cmd('run-grid', study, results, '--retry-failed')}`)", markup=False)
+    p = plan(s, results, force, retry_failed)
+    _print_plan(p, s, study, results, force or retry_failed)
+    todo, force_run = p.todo, p.force_run
     if not todo:
         return
     if force and not retry_failed:

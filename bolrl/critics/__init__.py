@@ -11,7 +11,8 @@ A critic class is one module here and one line in `bolrl.registry.ALGORITHMS`. T
   sample it; names are row columns (`critic_q_loss`, `critic_v_loss`);
 - `optimized()`: the parameters its optimizer updates, in a fixed order;
 - `q_min(obs, act, target=True)`: the pessimistic Q estimate extractors rank actions with;
-- `value(obs)`: a state value V(s), for critics that learn one (`has_value`; AWR needs it);
+- `value(obs)`: a state value V(s), for critics that learn one (their registry entry
+  says `learns_value`; AWR needs it);
 - `update_target()`: the Polyak step of its target networks, after each gradient step.
 
 The shared maths of TD learning is here as small functions.
@@ -41,8 +42,6 @@ def td_target(reward: torch.Tensor, terminated: torch.Tensor, next_v: torch.Tens
 
 class Critic(nn.Module):
     """The protocol (see the module docstring); subclasses implement it."""
-
-    has_value = False  # it learns V(s) and answers value(obs)
 
     def losses(self, batch: dict, policy=None,
                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:

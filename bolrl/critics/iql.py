@@ -27,8 +27,6 @@ class IQLCritic(TwinQ):
     """Settings: networks.critic_hidden, networks.critic_layers, critic.expectile (tau),
     critic.target_tau (rho); critic.gamma enters through the batch's discount."""
 
-    has_value = True
-
     def __init__(self, obs_dim: int, act_dim: int, cfg: AgentConfig):
         net = cfg.networks
         super().__init__(obs_dim, act_dim, net.critic_hidden, net.critic_layers,

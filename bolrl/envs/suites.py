@@ -28,6 +28,8 @@ class Suite:
     module: str  # "bolrl.envs.<module>"
     extra: str  # what the install line calls the extra
     doc: str
+    bench_task: str  # the task `bolrl bench <suite>` measures collection on...
+    bench_envs: int  # ...with this many environments in the batch
 
     def load(self) -> ModuleType:
         return importlib.import_module(self.module)
@@ -38,9 +40,9 @@ class Suite:
 
 SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite("metaworld", "metaworld/", "bolrl.envs.metaworld", "Meta-World extra",
-          "Meta-World's 50 tasks (v3), their own experts"),
+          "Meta-World's 50 tasks (v3), their own experts", "metaworld/pick-place-v3", 16),
     Suite("robomimic", "robomimic/", "bolrl.envs.robomimic", "robosuite extra",
-          "robomimic's Lift, Can and Square on robosuite"),
+          "robomimic's Lift, Can and Square on robosuite", "robomimic/lift", 8),
 )}
 
 

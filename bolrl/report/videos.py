@@ -32,14 +32,17 @@ def filmed_cells(cells: list[Cell], results: Path, study_name: str) -> list[Cell
 
     chosen: dict[tuple, Cell] = {}
     for cell in sorted(cells, key=lambda c: c.seed):
-        key = (cell.task, cell.method_name, cell.demos_style, cell.episodes_per_round)
+        key = (cell.task, cell.method_name, cell.demos_style, cell.episodes_per_round,
+               cell.noise_params.sigma if cell.noise != "none" else None)
         if key not in chosen and kept_rounds(run_dir(results, study_name, cell.cell_id)):
             chosen[key] = cell
     return list(chosen.values())
 
 
-def _name(cell: Cell, styles: bool, levels: bool) -> str:
+def _name(cell: Cell, styles: bool, levels: bool, sigmas: bool) -> str:
     name = cell.method_name
+    if sigmas and cell.noise != "none":
+        name += f" sigma={cell.noise_params.sigma:g}"
     if levels:
         name += f" E={cell.episodes_per_round}"
     if styles:
@@ -48,9 +51,10 @@ def _name(cell: Cell, styles: bool, levels: bool) -> str:
 
 
 def film(cells: list[Cell], results: Path, study_name: str, out_dir: Path,
-         progress=None) -> list[Film]:
-    """A GIF per filmed cell in out_dir/videos/ (earlier ones of this report replaced).
-    Raises EvalError where MuJoCo cannot render."""
+         progress=None, warn=None) -> list[Film]:
+    """A GIF per filmed cell in out_dir/videos/ (earlier ones of this report replaced). A
+    cell that cannot be filmed (a task not on MuJoCo, a suite whose extra is missing here) is
+    left out with `warn(cell, message)`; where MuJoCo cannot render at all, EvalError."""
     from PIL import Image
 
     from bolrl import evaluation
@@ -59,6 +63,7 @@ def film(cells: list[Cell], results: Path, study_name: str, out_dir: Path,
     chosen = filmed_cells(cells, results, study_name)
     styles = len({c.demos_style for c in chosen}) > 1
     levels = len({c.episodes_per_round for c in chosen}) > 1
+    sigmas = len({c.noise_params.sigma for c in chosen if c.noise != "none"}) > 1
     video_dir = out_dir / "videos"
     video_dir.mkdir(parents=True, exist_ok=True)
     for old in video_dir.glob("*.gif"):
@@ -67,15 +72,24 @@ def film(cells: list[Cell], results: Path, study_name: str, out_dir: Path,
     for i, cell in enumerate(chosen):
         if progress:
             progress(i, len(chosen), cell)
-        agent, k = evaluation.load_agent(cell, run_dir(results, study_name, cell.cell_id))
-        recorded = evaluation.record(cell, agent, 1, cell.seed)
-        frames = evaluation.render(recorded)[::EVERY]
+        try:
+            agent, k = evaluation.load_agent(cell, run_dir(results, study_name, cell.cell_id))
+            recorded = evaluation.record(cell, agent, 1, cell.seed)
+            frames = evaluation.render(recorded)[::EVERY]
+        except evaluation.EvalError as exc:
+            if "cannot render here" in str(exc):
+                raise  # no GL at all: no cell can be filmed
+            (warn or (lambda *_: None))(cell, str(exc))
+            continue
+        except ValueError as exc:  # its task cannot be built here (e.g. a missing extra)
+            (warn or (lambda *_: None))(cell, str(exc))
+            continue
         height, width = frames[0].shape[:2]
         small = [Image.fromarray(f).resize((width // SHRINK, height // SHRINK)) for f in frames]
         path = video_dir / f"{cell.cell_id}.gif"
         small[0].save(path, save_all=True, append_images=small[1:], loop=0,
                       duration=round(1000 * EVERY / evaluation.FPS))
-        films.append(Film(cell.task, _name(cell, styles, levels), path, cell.cell_id,
+        films.append(Film(cell.task, _name(cell, styles, levels, sigmas), path, cell.cell_id,
                           cell.seed, k, recorded.success[0]))
     return films
 
