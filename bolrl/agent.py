@@ -165,12 +165,8 @@ class Agent:
     def _build(self, seed: int) -> None:
         net, algorithm = self.cfg.networks, ALGORITHMS[self.cfg.method.algorithm]
         with seeded(seed):
-            self.policy = POLICIES[self.cfg.method.policy](
-                self.obs_dim, self.act_dim * net.action_chunk, hidden=net.hidden,
-                layers=net.layers, diffusion_steps=net.diffusion_steps, denoiser=net.denoiser,
-                nll_beta=self.cfg.train.gaussian_nll_beta,
-                log_std_min=self.cfg.train.gaussian_log_std_min,
-            )
+            self.policy = POLICIES[self.cfg.method.policy].from_config(
+                self.obs_dim, self.act_dim * net.action_chunk, self.cfg)
             self.critic = (algorithm.load()(self.obs_dim, self.act_dim * net.action_chunk,
                                             self.cfg)
                            if algorithm.needs_critic else None)

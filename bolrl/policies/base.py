@@ -11,6 +11,13 @@ from torch import nn
 
 
 class Policy(nn.Module):
+    @classmethod
+    def from_config(cls, obs_dim: int, act_dim: int, cfg) -> Policy:
+        """The policy an agent with configuration `cfg` (bolrl.config.AgentConfig) uses, for
+        actions (or chunks) of `act_dim`: each class reads its own settings from it (and lists
+        them in its registry entry); by default the network's width and depth."""
+        return cls(obs_dim, act_dim, hidden=cfg.networks.hidden, layers=cfg.networks.layers)
+
     def loss(
         self,
         obs: torch.Tensor,

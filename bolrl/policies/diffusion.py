@@ -38,6 +38,12 @@ def vp_beta_schedule(steps: int, b_min: float = 0.1, b_max: float = 10.0) -> tor
 
 
 class DiffusionPolicy(Policy):
+    @classmethod
+    def from_config(cls, obs_dim: int, act_dim: int, cfg) -> DiffusionPolicy:
+        net = cfg.networks
+        return cls(obs_dim, act_dim, hidden=net.hidden, layers=net.layers,
+                   diffusion_steps=net.diffusion_steps, denoiser=net.denoiser)
+
     def __init__(self, obs_dim: int, act_dim: int, hidden: int, layers: int,
                  diffusion_steps: int, denoiser: str = "mlp", **_):
         super().__init__()

@@ -25,6 +25,12 @@ TIME_EMBEDDING = 16
 
 
 class FlowPolicy(Policy):
+    @classmethod
+    def from_config(cls, obs_dim: int, act_dim: int, cfg) -> FlowPolicy:
+        net = cfg.networks
+        return cls(obs_dim, act_dim, hidden=net.hidden, layers=net.layers,
+                   diffusion_steps=net.diffusion_steps, denoiser=net.denoiser)
+
     def __init__(self, obs_dim: int, act_dim: int, hidden: int, layers: int,
                  diffusion_steps: int, denoiser: str = "mlp", **_):
         super().__init__()

@@ -30,6 +30,12 @@ LOG_STD_MIN, LOG_STD_MAX = -5.0, 1.0
 
 
 class GaussianPolicy(Policy):
+    @classmethod
+    def from_config(cls, obs_dim: int, act_dim: int, cfg) -> GaussianPolicy:
+        return cls(obs_dim, act_dim, hidden=cfg.networks.hidden, layers=cfg.networks.layers,
+                   nll_beta=cfg.train.gaussian_nll_beta,
+                   log_std_min=cfg.train.gaussian_log_std_min)
+
     def __init__(self, obs_dim: int, act_dim: int, hidden: int, layers: int,
                  nll_beta: float = 0.0, log_std_min: float = LOG_STD_MIN, **_):
         super().__init__()
