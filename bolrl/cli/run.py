@@ -167,6 +167,25 @@ def _print_plan(p, s, study: str | None, results: Path, rerun: bool) -> None:
                       f"`{_cmd('run-grid', study, results, '--retry-failed')}`)", markup=False)
 
 
+def _say_interrupted(s, study: str | None, results: Path, force_run: bool,
+                     retry_failed: bool) -> None:
+    """What a run-grid stopped by Ctrl-C kept, and the command that goes on."""
+    from bolrl.results import cell_status
+
+    done = sum(cell_status(results, s.name, c.cell_id) is not None for c in s.cells)
+    if force_run:
+        again = "--retry-failed" if retry_failed else "--force"
+        err_console.print(f"interrupted: {done}/{len(s.cells)} cells have results; a cell "
+                          f"rerun by --force keeps its previous results and checkpoints "
+                          f"until its rerun finishes. Rerun with: "
+                          f"{_cmd('run-grid', study, results, again)}",
+                          markup=False, soft_wrap=True)
+    else:
+        err_console.print(f"interrupted: {done}/{len(s.cells)} cells finished and saved; "
+                          f"unfinished cells resume from their last round with: "
+                          f"{_cmd('run-grid', study, results)}", markup=False, soft_wrap=True)
+
+
 @app.command("run-grid")
 def run_grid(
     study: str = STUDY_ARG,
@@ -194,7 +213,6 @@ def run_grid(
 
     from bolrl.bases import bases_dir, spread
     from bolrl.planning import plan
-    from bolrl.results import cell_status
 
     s = _load_study(study, sets=sets, name=name)
     workers = workers if workers is not None else (os.cpu_count() or 1)
@@ -229,19 +247,7 @@ def run_grid(
         out = _run_cells(s, todo, results, min(workers, len(todo)), force_run, executor,
                          ray_options)
     except KeyboardInterrupt:
-        done = sum(cell_status(results, s.name, c.cell_id) is not None for c in s.cells)
-        again = "--retry-failed" if retry_failed else "--force"
-        if force_run:
-            err_console.print(f"interrupted: {done}/{len(s.cells)} cells have results; a cell "
-                              f"rerun by --force keeps its previous results and checkpoints "
-                              f"until its rerun finishes. Rerun with: "
-                              f"{_cmd('run-grid', study, results, again)}",
-                              markup=False, soft_wrap=True)
-        else:
-            err_console.print(f"interrupted: {done}/{len(s.cells)} cells finished and saved; "
-                              f"unfinished cells resume from their last round with: "
-                              f"{_cmd('run-grid', study, results)}", markup=False,
-                              soft_wrap=True)
+        _say_interrupted(s, study, results, force_run, retry_failed)
         raise typer.Exit(code=130) from None
     except OSError as exc:  # e.g. the results directory made unwritable during the run
         fail(f"cannot write results under {results / s.name}: {exc.strerror or exc}"
