@@ -31,6 +31,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bolrl.identity import flatten
+
 EVERY = 50  # gradient steps between two points of the training losses
 
 ROUND_SCALARS = {  # row column -> tag
@@ -52,13 +54,21 @@ class TrackerMissing(RuntimeError):
     """A tracker whose library is not installed, said with the command that installs it."""
 
 
-def _require(tracker: str, module: str) -> None:
-    """TrackerMissing, with the install command, where `module` does not import."""
-    try:
-        importlib.import_module(module)
-    except ImportError:
-        raise TrackerMissing(f"--track {tracker}: the {module} package is not installed "
-                             f"here: pip install 'bolrl[{tracker}]'") from None
+class Tracker:
+    """What every tracker shares: its name (the --track value, and its extra's) and the
+    library it needs, checked before any cell runs."""
+
+    name = ""
+    module = ""  # the library that must import
+
+    @classmethod
+    def check(cls) -> None:
+        """TrackerMissing, with the install command, where its library does not import."""
+        try:
+            importlib.import_module(cls.module)
+        except ImportError:
+            raise TrackerMissing(f"--track {cls.name}: the {cls.module} package is not "
+                                 f"installed here: pip install 'bolrl[{cls.name}]'") from None
 
 
 def _tags(cell) -> dict[str, str]:
@@ -72,14 +82,10 @@ def _round_scalars(row: dict) -> dict[str, float]:
             if isinstance(row.get(column), int | float) and math.isfinite(row[column])}
 
 
-class TensorBoard:
+class TensorBoard(Tracker):
     """TensorBoard event files, one directory per cell (torch's SummaryWriter)."""
 
-    name = "tensorboard"
-
-    @staticmethod
-    def check() -> None:
-        _require("tensorboard", "tensorboard")
+    name = module = "tensorboard"
 
     def __init__(self, directory: Path, cell) -> None:
         from torch.utils.tensorboard import SummaryWriter
@@ -104,16 +110,12 @@ class TensorBoard:
         self.writer.close()
 
 
-class WandB:
+class WandB(Tracker):
     """Weights & Biases in offline mode: one run per cell; round scalars against "round",
     training losses against "grad_step" (W&B's own step counter only increases, so each
     family gets a step metric of its own)."""
 
-    name = "wandb"
-
-    @staticmethod
-    def check() -> None:
-        _require("wandb", "wandb")
+    name = module = "wandb"
 
     def __init__(self, directory: Path, cell) -> None:
         import wandb
@@ -144,15 +146,11 @@ class WandB:
         self.run.finish()
 
 
-class MLflow:
+class MLflow(Tracker):
     """An MLflow file store: experiment = the study, one run per cell, the cell's settings as
     parameters (flattened, "agent.lr"), metrics with their round or gradient step."""
 
-    name = "mlflow"
-
-    @staticmethod
-    def check() -> None:
-        _require("mlflow", "mlflow")
+    name = module = "mlflow"
 
     def __init__(self, directory: Path, cell) -> None:
         from mlflow.entities import Param
@@ -165,7 +163,7 @@ class MLflow:
         run = self.client.create_run(experiment, run_name=f"{cell.cell_id} {cell.label}",
                                      tags=_tags(cell))
         self.run_id = run.info.run_id
-        params = [Param(key, str(value)[:6000]) for key, value in _flat(cell.config()).items()]
+        params = [Param(key, str(value)[:6000]) for key, value in flatten(cell.config()).items()]
         for start in range(0, len(params), 100):  # MLflow takes at most 100 per batch
             self.client.log_batch(self.run_id, params=params[start:start + 100])
 
@@ -200,17 +198,6 @@ class MLflow:
 
     def close(self) -> None:
         self.client.set_terminated(self.run_id)
-
-
-def _flat(config: dict, prefix: str = "") -> dict:
-    """A nested configuration as one level, keys joined by dots."""
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 TRACKERS = {tracker.name: tracker for tracker in (TensorBoard, WandB, MLflow)}

@@ -64,10 +64,13 @@ class TwinQ(Critic):
     """Twin Q networks on (s, a) as one ensemble network (one batched matmul per layer), with a
     Polyak-averaged target twin: the part of a critic that IQL and Q-chunking share."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: int, layers: int, target_tau: float):
+    def __init__(self, obs_dim: int, act_dim: int, cfg):
+        """Reads networks.critic_hidden, networks.critic_layers and critic.target_tau of the
+        agent's configuration (bolrl.config.AgentConfig)."""
         super().__init__()
-        self.target_tau = target_tau
-        self.q = ensemble_mlp(2, obs_dim + act_dim, hidden, layers, 1)
+        net = cfg.networks
+        self.target_tau = cfg.critic.target_tau
+        self.q = ensemble_mlp(2, obs_dim + act_dim, net.critic_hidden, net.critic_layers, 1)
 
     def _make_target(self) -> None:
         """The target twin, a copy of the online one (after every network is built: the

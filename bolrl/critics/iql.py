@@ -28,10 +28,9 @@ class IQLCritic(TwinQ):
     critic.target_tau (rho); critic.gamma enters through the batch's discount."""
 
     def __init__(self, obs_dim: int, act_dim: int, cfg: AgentConfig):
-        net = cfg.networks
-        super().__init__(obs_dim, act_dim, net.critic_hidden, net.critic_layers,
-                         cfg.critic.target_tau)
+        super().__init__(obs_dim, act_dim, cfg)
         self.expectile = cfg.critic.expectile
+        net = cfg.networks
         self.v = mlp(obs_dim, net.critic_hidden, net.critic_layers, 1, layer_norm=True)
         self._make_target()
 

@@ -34,9 +34,7 @@ class QChunkingCritic(TwinQ):
     extraction.n_samples (N); critic.gamma enters through the batch's discount."""
 
     def __init__(self, obs_dim: int, act_dim: int, cfg: AgentConfig):
-        net = cfg.networks
-        super().__init__(obs_dim, act_dim, net.critic_hidden, net.critic_layers,
-                         cfg.critic.target_tau)
+        super().__init__(obs_dim, act_dim, cfg)
         self.n_samples = cfg.extraction.n_samples
         self._make_target()
 
