@@ -477,19 +477,19 @@ def test_cosine_lr_by_hand():
 def test_demo_fraction_holds_in_policy_batches_but_not_critic_batches(monkeypatch):
     """With a demonstration share of 0.5 the policy sees half demonstrations; the critic
     samples uniformly over all transitions."""
-    import bolrl.agent as agent_module
+    import bolrl.trainer as trainer_module
 
     data = bandit(1000)
     demos, autonomous = data.split(100)
     seen = []
-    original = agent_module.mixed_batch
+    original = trainer_module.mixed_batch
 
     def spy(demo_idx, auto_idx, batch_size, fraction, g):
         idx = original(demo_idx, auto_idx, batch_size, fraction, g)
         seen.append((fraction, float((idx < 100).float().mean())))
         return idx
 
-    monkeypatch.setattr(agent_module, "mixed_batch", spy)
+    monkeypatch.setattr(trainer_module, "mixed_batch", spy)
     cfg = config(algorithm="iql", extraction="awr", policy="gaussian", hidden=16,
                       layers=1, critic_hidden=16, batch_size=200, demo_fraction=0.5)
     out = Agent(cfg, 3, 1, seed=0).train(demos, autonomous, 20)

@@ -38,6 +38,14 @@ class Policy(nn.Module):
         method that steers the policy through its input noise chooses (DSRL)."""
         raise NotImplementedError
 
+    def decode(self, obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """The deterministic map from the sampler's initial noise to an action, (B, obs_dim),
+        (B, act_dim) -> (B, act_dim), differentiable in both: the BC policy as a function of
+        its noise, which FQL distils a one-step policy towards and DSRL steers. The flow
+        policy's Euler steps are this map already; diffusion's is the DDIM (eta = 0) sampler
+        of the same noise-prediction network; the Gaussian's is mean + std * noise."""
+        raise NotImplementedError(f"{type(self).__name__} has no deterministic noise map")
+
     def act(self, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """The action the policy executes by itself (explicit extraction), (B, act_dim)."""
         raise NotImplementedError

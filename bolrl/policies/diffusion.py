@@ -109,6 +109,22 @@ class DiffusionPolicy(Policy):
         initial = None if noise is None else noise.reshape(-1, self.act_dim)
         return self._denoise(flat, generator, initial).view(obs.shape[0], n, self.act_dim)
 
+    def decode(self, obs, noise):
+        """DDIM with eta = 0 (Song et al. 2021) through the same network and schedule:
+        a_{t-1} = sqrt(abar_{t-1}) a0_hat + sqrt(1 - abar_{t-1}) eps_hat, a0_hat clipped as
+        the DDPM sampler clips it; the last step returns a0_hat."""
+        a = noise
+        for t in reversed(range(self.steps)):
+            tt = torch.full((obs.shape[0],), t, dtype=torch.long, device=obs.device)
+            eps = self._eps(obs, a, tt)
+            a0 = ((a - (1 - self.abar[t]).sqrt() * eps) / self.abar[t].sqrt()).clamp(-1, 1)
+            if t == 0:
+                return a0
+            prev = self.abar[t - 1]
+            eps = (a - self.abar[t].sqrt() * a0) / (1 - self.abar[t]).sqrt()  # of clipped a0
+            a = prev.sqrt() * a0 + (1 - prev).sqrt() * eps
+        return a.clamp(-1.0, 1.0)
+
     def act(self, obs, generator):
         return self._denoise(obs, generator)
 

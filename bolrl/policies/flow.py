@@ -68,6 +68,9 @@ class FlowPolicy(Policy):
         start = self._noise(flat, generator) if noise is None else noise.reshape(-1, self.act_dim)
         return self._integrate(flat, start).view(obs.shape[0], n, self.act_dim)
 
+    def decode(self, obs, noise):
+        return self._integrate(obs, noise)
+
     def act(self, obs, generator):
         return self._integrate(obs, self._noise(obs, generator))
 

@@ -63,6 +63,10 @@ class GaussianPolicy(Policy):
             (obs.shape[0], n, self.act_dim), generator=generator, device=obs.device)
         return (mean[:, None] + log_std.exp()[:, None] * eps).clamp(-1.0, 1.0)
 
+    def decode(self, obs, noise):
+        mean, log_std = self._dist(obs)
+        return (mean + log_std.exp() * noise).clamp(-1.0, 1.0)
+
     def act(self, obs, generator):
         return self._dist(obs)[0]
 

@@ -17,7 +17,16 @@ an episode's end.
 - `softmax-of-n` implicit and stochastic (IDQL's and DPPO's sampling mode): as best-of-n, but
                 execute a_i with probability softmax_i(beta Q(s, a_i)), beta = awr_beta
                 (exp(beta Q) is AWR's exp(beta (Q - V)) up to a constant per state)
+- `pa-rl`, `expo`, `fql`, `dsrl`: the methods published since the paper, one module each in
+                this package (each module's docstring gives its maths).
 l_BC is the policy class's own loss (Gaussian NLL, or the denoising loss of diffusion).
+
+An extractor is a torch module: one that owns networks (an edit policy, a one-step actor, a
+latent-noise actor, a critic over noise) builds them in `from_config`, returns their losses
+from `losses` (the trainer steps one optimizer over its parameters after each policy step, on
+the critic's batch), keeps any target networks in `update_target`, and is saved with the
+agent. `proposal` is the action distribution of the method for critics whose backup samples
+the policy at s' (Q-chunking's): the policy itself unless the method acts otherwise.
 
 Action chunks: with `action_chunk` H > 1 the policy models the next H actions as one vector
 (batch["chunks"], (B, H * A)), executed open-loop for H steps, and the critic rates whole
@@ -29,6 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
 from bolrl.config import ExtractionTable
 from bolrl.critics import Critic
@@ -53,7 +63,16 @@ def best_of_n(candidates: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return candidates[torch.arange(candidates.shape[0], device=best.device), best]
 
 
-class Extractor:
+class Extractor(nn.Module):
+    """The protocol of an extraction method (see the module docstring); the default is BC."""
+
+    @classmethod
+    def from_config(cls, obs_dim: int, act_dim: int, cfg) -> Extractor:
+        """The extractor of an agent with configuration `cfg` (bolrl.config.AgentConfig), for
+        actions (or chunks) of `act_dim`: one that owns networks builds them here, reading its
+        own settings (listed in its registry entry)."""
+        return cls()
+
     def policy_transitions(self, data: Episodes) -> np.ndarray:
         """Which transitions of `data` the policy trains on, (T,) bool."""
         return np.ones(data.n_transitions, dtype=bool)
@@ -61,6 +80,20 @@ class Extractor:
     def policy_loss(self, policy: Policy, critic: Critic | None, batch: dict,
                     p: ExtractionTable, g: torch.Generator) -> torch.Tensor:
         return policy.loss(batch["obs"], batch["chunks"], generator=g, mask=batch.get("mask"))
+
+    def losses(self, policy: Policy, critic: Critic | None, batch: dict, p: ExtractionTable,
+               g: torch.Generator) -> dict[str, torch.Tensor]:
+        """The losses of the extractor's own networks on a batch (names are row columns),
+        summed into one backward pass; none for an extractor without networks."""
+        return {}
+
+    def update_target(self) -> None:
+        """The Polyak step of the extractor's target networks, if it has any."""
+
+    def proposal(self, policy: Policy, critic: Critic | None, p: ExtractionTable):
+        """What a critic that samples the policy at s' samples: an object with
+        `sample(obs, n, generator) -> (B, m, act_dim)`."""
+        return policy
 
     @torch.no_grad()
     def diagnostics(self, critic: Critic | None, batch: dict,
