@@ -179,9 +179,10 @@ def step_flops(agent) -> float:
             macs += q + 3 * v + v
         else:
             v = 0
-        backup = ALGORITHMS[cfg.method.algorithm].backup_samples(cfg.extraction)
-        macs += backup * (pol * passes + q)  # policy samples at s', each rated by Q target
         extraction = EXTRACTIONS[cfg.method.extraction]
+        backup = ALGORITHMS[cfg.method.algorithm].backup_samples(cfg.extraction)
+        backup += extraction.train_samples(cfg.extraction)  # the method's own samples
+        macs += backup * (pol * passes + q)  # policy samples, each rated by Q
         if extraction.weights_by_critic:
             macs += q + v
         if extraction.grad_through_sampling:

@@ -216,8 +216,22 @@ class ExtractionTable:
     awr_max_weight: float = knob(100.0, "AWR weights are clipped here", low=0.0,
                                  open_low=True)
     ddpg_alpha: float = knob(2.5, "DDPG+BC: weight of Q against the BC term", low=0.0)
-    n_samples: int = knob(32, "actions sampled per decision (best-of-n, softmax-of-n)", low=1,
-                          high=100_000)
+    n_samples: int = knob(32, "actions sampled per decision (best-of-n, softmax-of-n, pa-rl, "
+                          "expo; the qc critic's backup)", low=1, high=100_000)
+    parl_top_k: int = knob(4, "PA-RL: candidates of the N kept for the local step on Q", low=1)
+    parl_steps: int = knob(5, "PA-RL: gradient-ascent steps on Q with respect to the action",
+                           low=0, high=1000)
+    parl_step_size: float = knob(0.05, "PA-RL: size of each ascent step (normalised "
+                                 "gradient, in action units)", low=0.0)
+    expo_edit_scale: float = knob(0.1, "EXPO: the edit's bound per action dimension, "
+                                  "|a' - a| <= scale", low=0.0, open_low=True)
+    fql_alpha: float = knob(10.0, "FQL: weight of distilling the one-step policy towards the "
+                            "BC policy's action for the same noise (the Q term is normalised)",
+                            low=0.0)
+    dsrl_noise_bound: float = knob(1.5, "DSRL: the latent actor's noise lies in [-b, b] per "
+                                   "dimension", low=0.0, open_low=True)
+    actor_entropy: float = knob(0.01, "EXPO, DSRL: weight of the entropy bonus of their "
+                                "Gaussian actors (a fixed temperature)", low=0.0)
 
 
 @dataclass(frozen=True)

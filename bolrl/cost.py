@@ -17,8 +17,11 @@ the earlier measurements. What a method costs is read from its registry entries
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 from bolrl.envs import get_task
-from bolrl.registry import ALGORITHMS, EXTRACTIONS, POLICIES, Extraction
+from bolrl.registry import ALGORITHMS, EXTRACTIONS, POLICIES, Extraction, policy_passes_per_action
 from bolrl.study import Cell
 
 # step time = overhead + per_scale * scale, scale = multiply-adds relative to 256 wide
@@ -72,11 +75,12 @@ def estimate_seconds(cell: Cell) -> float:
         if extraction.grad_through_sampling:
             step += bc_step * passes
         backup = algorithm.backup_samples(cell.extraction_params)  # policy samples at s'
-        step += train.batch_size * backup * (ACT_PASS_S * size * passes
-                                             + CRITIC_PASS_S * critic_scale)
+        drawn = backup + extraction.train_samples(cell.extraction_params)  # and the method's
+        step += train.batch_size * drawn * (ACT_PASS_S * size * passes
+                                            + CRITIC_PASS_S * critic_scale)
     grad_steps = cell.rounds * train.steps_per_round  # round 0 (the base policy) is BC
     samples = extraction.samples_per_action(cell.extraction_params)
-    act = ACT_PASS_S * size * passes * samples
+    act = ACT_PASS_S * size * passes_per_action(cell)
     if critic and samples > 1:
         act += CRITIC_PASS_S * critic_scale * samples
     act /= net.action_chunk  # one policy query per chunk
@@ -85,3 +89,34 @@ def estimate_seconds(cell: Cell) -> float:
     env_steps = episodes * horizon * MEAN_LENGTH
     base = train.steps_round0 * bc_step
     return base + grad_steps * step + env_steps * (env_step_s + act)
+
+
+def passes_per_action(cell: Cell) -> int:
+    """The cell's policy passes per decision (bolrl.registry.policy_passes_per_action)."""
+    return policy_passes_per_action(cell.extraction, cell.policy, cell.networks,
+                                    cell.extraction_params)
+
+
+def fill_passes_per_action(frame):
+    """Rows written before `policy_passes_per_action` was recorded get it from their own
+    configuration (it is a function of the cell's settings)."""
+    missing = frame["policy_passes_per_action"].isna() & (frame["config"].fillna("") != "")
+    if not missing.any():
+        return frame
+    from bolrl.config import ExtractionTable, NetworksTable
+
+    def pick(table, agent: dict):
+        return table(**{f.name: agent[f.name] for f in dataclasses.fields(table)
+                        if f.name in agent})
+
+    def of(config: str) -> float:
+        agent = json.loads(config).get("agent", {})
+        try:
+            return float(policy_passes_per_action(agent["extraction"], agent["policy"],
+                                                  pick(NetworksTable, agent),
+                                                  pick(ExtractionTable, agent)))
+        except (KeyError, TypeError):
+            return float("nan")
+
+    frame.loc[missing, "policy_passes_per_action"] = frame.loc[missing, "config"].map(of)
+    return frame

@@ -74,6 +74,13 @@ BASELINE: dict[str, Any] = {
     "agent.awr_max_weight": 100.0,
     "agent.ddpg_alpha": 2.5,
     "agent.n_samples": 32,
+    "agent.parl_top_k": 4,
+    "agent.parl_steps": 5,
+    "agent.parl_step_size": 0.05,
+    "agent.expo_edit_scale": 0.1,
+    "agent.fql_alpha": 10.0,
+    "agent.dsrl_noise_bound": 1.5,
+    "agent.actor_entropy": 0.01,
     "noise_params.sigma": 0.1,
     "noise_params.theta": 0.15,
     "noise_params.beta": 1.0,
@@ -176,7 +183,9 @@ _AGENT_TABLES = {
     "networks": ("hidden", "layers", "critic_hidden", "critic_layers", "diffusion_steps",
                  "denoiser", "action_chunk"),
     "critic": ("gamma", "expectile", "target_tau"),
-    "extraction": ("awr_beta", "awr_max_weight", "ddpg_alpha", "n_samples"),
+    "extraction": ("awr_beta", "awr_max_weight", "ddpg_alpha", "n_samples", "parl_top_k",
+                   "parl_steps", "parl_step_size", "expo_edit_scale", "fql_alpha",
+                   "dsrl_noise_bound", "actor_entropy"),
 }
 
 

@@ -26,6 +26,7 @@ import torch
 
 from bolrl.agent import Agent, NonFiniteLoss
 from bolrl.bases import train_round0
+from bolrl.cost import passes_per_action
 from bolrl.data import Episodes
 from bolrl.demos import demonstrations
 from bolrl.envs import get_task
@@ -125,6 +126,7 @@ def _row(cell: Cell, round_index: int, **values) -> dict:
         noise=cell.noise, method=cell.method_name, episodes_per_round=cell.episodes_per_round,
         noise_sigma=cell.noise_params.sigma if cell.noise != "none" else float("nan"),
         round=round_index, demos=cell.demos, demos_style=cell.demos_style, status="ok",
+        policy_passes_per_action=passes_per_action(cell),
         suite_version=suite_version(cell.task),
         config=json.dumps(cell.config(), sort_keys=True),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -181,83 +183,103 @@ def run_cell(cell: Cell, results: Path, progress: Progress | None = None,
         task = get_task(cell.task_spec)
         agent = Agent(cell.agent, task.obs_dim, task.act_dim, seed=cell.seed,
                       unitless_features=task.unitless_features)
-        state = _load_checkpoint(rdir) if resume else None
-        if state is None and resume:  # a study extended by more rounds: go on from the end
-            found = predecessor(results, cell)  # of the same cell run for fewer rounds
-            state = _load_checkpoint(run_dir(results, cell.study, found[0])) if found else None
-            if state is not None:
-                state["rows"] = adopt_rows(state["rows"], cell)
-        if state is not None:
-            agent.load_state_dict(state["agent"])
-            data, rows, start = state["data"], state["rows"], state["round"] + 1
-            demo_transitions = state["demo_transitions"]
-        else:
-            say(cell.cell_id, 0, "demos")
-            data = demonstrations(task, cell.demos, seed=cell.seed,
-                                  demos_file=cell.task_spec.demos_file,
-                                  style=cell.demos_style)
-            start, demo_transitions = 0, len(data.rewards)
+        data, rows, start, demo_transitions = _start(cell, task, agent, results, rdir, resume,
+                                                     say)
         for round_index in range(start, cell.rounds + 1):
-            collect_s, collect_rate, loss_new = 0.0, float("nan"), float("nan")
-            if round_index > 0:
-                say(cell.cell_id, round_index, "collect")
-                t0 = time.perf_counter()
-                new = collect(cell, agent, round_index)
-                collect_s = time.perf_counter() - t0
-                collect_rate = float(new.episode_success.mean())
-                loss_new = agent.policy_loss_on(new)
-                data = data + new
-            say(cell.cell_id, round_index, "train")
-            t0 = time.perf_counter()
-            steps = cell.train.steps_round0 if round_index == 0 else cell.train.steps_per_round
-            before = rows[-1]["grad_steps"] if rows else 0
-            agent.step_hook = (None if not trackers.each else
-                               lambda k, losses, before=before: trackers.step(before + k, losses))
-            demos, autonomous = data.split(demo_transitions)
-            if steps == 0:
-                losses = {}
-            elif round_index == 0:
-                losses = train_round0(cell, agent, demos, results)
-            else:
-                losses = agent.train(demos, autonomous, steps)
-            train_s = time.perf_counter() - t0
-            # the round's agent as it starts to act (its generator's state included), for
-            # `bolrl eval`: evaluated again on the same states, it gives this round's row
-            write_atomic(acting_path(rdir, round_index),
-                         lambda tmp: torch.save(agent.acting_state(), tmp))
-            say(cell.cell_id, round_index, "evaluate")
-            t0 = time.perf_counter()
-            success, length = evaluate(cell, agent)
-            eval_s = time.perf_counter() - t0
-            previous_steps = rows[-1]["grad_steps"] if rows else 0
-            rows.append(_row(
-                cell, round_index,
-                autonomous_episodes=round_index * cell.episodes_per_round,
-                autonomous_transitions=len(data.rewards) - demo_transitions,
-                collect_success_rate=collect_rate,
-                eval_success_rate=success,
-                eval_episodes=cell.eval_episodes,
-                eval_episode_length=length,
-                policy_loss_new=loss_new,
-                **losses,
-                grad_steps=previous_steps + steps,
-                collect_s=collect_s, train_s=train_s, eval_s=eval_s,
-                device=str(agent.device),
-            ))
+            data, row = _round(cell, agent, data, rows, round_index, demo_transitions,
+                               results, rdir, trackers, say)
+            rows.append(row)
             _save_checkpoint(rdir, round_index, agent, data, rows, demo_transitions)
             trackers.round(rows[-1])
-            say(cell.cell_id, round_index, "done", success)
+            say(cell.cell_id, round_index, "done", row["eval_success_rate"])
     except Exception as exc:  # recorded, so that the other cells of the grid go on
-        if isinstance(exc, NonFiniteLoss):
-            error = f"round {round_index}: {exc}"
-        else:
-            error = f"round {round_index}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-        rows.append(_row(cell, round_index, status="failed", error=error,
-                         autonomous_episodes=round_index * cell.episodes_per_round,
-                         autonomous_transitions=0, eval_episodes=cell.eval_episodes,
-                         grad_steps=rows[-1]["grad_steps"] if rows else 0,
-                         collect_s=0.0, train_s=0.0, eval_s=0.0))
+        rows.append(_failed_row(cell, round_index, rows, exc))
     finally:
         if trackers is not None:
             trackers.close()
     return rows
+
+
+def _start(cell: Cell, task, agent: Agent, results: Path, rdir: Path, resume: bool,
+           say: Progress) -> tuple[Episodes, list[dict], int, int]:
+    """Where the cell starts: its checkpoint (or, for a study extended by more rounds, the end
+    of the same cell run for fewer), else the demonstrations. Returns the data so far, the
+    rows so far, the first round to run and the number of demonstration transitions."""
+    state = _load_checkpoint(rdir) if resume else None
+    if state is None and resume:  # a study extended by more rounds: go on from the end
+        found = predecessor(results, cell)  # of the same cell run for fewer rounds
+        state = _load_checkpoint(run_dir(results, cell.study, found[0])) if found else None
+        if state is not None:
+            state["rows"] = adopt_rows(state["rows"], cell)
+    if state is not None:
+        agent.load_state_dict(state["agent"])
+        return state["data"], state["rows"], state["round"] + 1, state["demo_transitions"]
+    say(cell.cell_id, 0, "demos")
+    data = demonstrations(task, cell.demos, seed=cell.seed,
+                          demos_file=cell.task_spec.demos_file, style=cell.demos_style)
+    return data, [], 0, len(data.rewards)
+
+
+def _round(cell: Cell, agent: Agent, data: Episodes, rows: list[dict], round_index: int,
+           demo_transitions: int, results: Path, rdir: Path, trackers: Trackers,
+           say: Progress) -> tuple[Episodes, dict]:
+    """One round: collect (from round 1), train, keep the acting agent, evaluate; returns the
+    data with this round's episodes and the round's row."""
+    collect_s, collect_rate, loss_new = 0.0, float("nan"), float("nan")
+    if round_index > 0:
+        say(cell.cell_id, round_index, "collect")
+        t0 = time.perf_counter()
+        new = collect(cell, agent, round_index)
+        collect_s = time.perf_counter() - t0
+        collect_rate = float(new.episode_success.mean())
+        loss_new = agent.policy_loss_on(new)
+        data = data + new
+    say(cell.cell_id, round_index, "train")
+    t0 = time.perf_counter()
+    steps = cell.train.steps_round0 if round_index == 0 else cell.train.steps_per_round
+    before = rows[-1]["grad_steps"] if rows else 0
+    agent.step_hook = (None if not trackers.each else
+                       lambda k, losses, before=before: trackers.step(before + k, losses))
+    demos, autonomous = data.split(demo_transitions)
+    if steps == 0:
+        losses = {}
+    elif round_index == 0:
+        losses = train_round0(cell, agent, demos, results)
+    else:
+        losses = agent.train(demos, autonomous, steps)
+    train_s = time.perf_counter() - t0
+    # the round's agent as it starts to act (its generator's state included), for
+    # `bolrl eval`: evaluated again on the same states, it gives this round's row
+    write_atomic(acting_path(rdir, round_index),
+                 lambda tmp: torch.save(agent.acting_state(), tmp))
+    say(cell.cell_id, round_index, "evaluate")
+    t0 = time.perf_counter()
+    success, length = evaluate(cell, agent)
+    eval_s = time.perf_counter() - t0
+    return data, _row(
+        cell, round_index,
+        autonomous_episodes=round_index * cell.episodes_per_round,
+        autonomous_transitions=len(data.rewards) - demo_transitions,
+        collect_success_rate=collect_rate,
+        eval_success_rate=success,
+        eval_episodes=cell.eval_episodes,
+        eval_episode_length=length,
+        policy_loss_new=loss_new,
+        **losses,
+        grad_steps=before + steps,
+        collect_s=collect_s, train_s=train_s, eval_s=eval_s,
+        device=str(agent.device),
+    )
+
+
+def _failed_row(cell: Cell, round_index: int, rows: list[dict], exc: Exception) -> dict:
+    """The row that ends a cell whose round raised: the round and the error."""
+    if isinstance(exc, NonFiniteLoss):
+        error = f"round {round_index}: {exc}"
+    else:
+        error = f"round {round_index}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+    return _row(cell, round_index, status="failed", error=error,
+                autonomous_episodes=round_index * cell.episodes_per_round,
+                autonomous_transitions=0, eval_episodes=cell.eval_episodes,
+                grad_steps=rows[-1]["grad_steps"] if rows else 0,
+                collect_s=0.0, train_s=0.0, eval_s=0.0)

@@ -166,3 +166,43 @@ def polyak(target: nn.Module, online: nn.Module, rho: float) -> None:
         torch._foreach_lerp_(tp, p, rho)
         for target_buffer, buffer in zip(tb, b, strict=True):
             target_buffer.copy_(buffer)
+
+
+@contextmanager
+def frozen(*modules: nn.Module | None):
+    """Gradients flow through these modules to their inputs, not into their parameters (an
+    actor's loss through a critic it must not train); their flags are restored after."""
+    params = [p for m in modules if m is not None for p in m.parameters()]
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, flags, strict=True):
+            p.requires_grad_(flag)
+
+
+class SquashedGaussian(nn.Module):
+    """A bounded Gaussian actor (SAC's): x = bound * tanh(u), u ~ N(mu(inp), sigma(inp)),
+    reparameterised, with its log-density (the tanh's change of variables included)."""
+
+    LOG_STD = (-5.0, 2.0)
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int, layers: int, bound: float):
+        super().__init__()
+        self.out_dim, self.bound = out_dim, float(bound)
+        self.net = mlp(in_dim, hidden, layers, 2 * out_dim)
+
+    def forward(self, inp: torch.Tensor, generator: torch.Generator | None,
+                deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x, log pi(x | inp)) per row: (B, in_dim) -> (B, out_dim), (B,)."""
+        mean, log_std = self.net(inp).chunk(2, dim=-1)
+        log_std = log_std.clamp(*self.LOG_STD)
+        eps = (torch.zeros_like(mean) if deterministic else
+               torch.randn(mean.shape, generator=generator, device=mean.device))
+        u = mean + log_std.exp() * eps
+        x = torch.tanh(u)
+        log_prob = (-0.5 * eps.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_prob = log_prob - torch.log(self.bound * (1 - x.pow(2)) + 1e-6).sum(-1)
+        return self.bound * x, log_prob

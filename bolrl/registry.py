@@ -79,6 +79,12 @@ class Extraction(Entry):
     """The extraction axis of Q-function methods."""
 
     samples_per_action: Callable[[ExtractionTable], int] = lambda params: 1
+    # the policy's samples drawn per action by a one-step network of the extractor's own
+    # instead of the policy's K passes (FQL): acting costs one pass
+    one_step: bool = False
+    # policy samples (each K passes, no gradient) a training step draws per transition of a
+    # batch beyond the policy's own loss: PA-RL's candidates, the actors' teachers
+    train_samples: Callable[[ExtractionTable], int] = lambda params: 0
     grad_through_sampling: bool = False  # the policy loss differentiates the sampling chain
     weights_by_critic: bool = False  # the policy loss evaluates Q and V on its batch
     needs_value: bool = False  # it reads the critic's V(s): only for critics that learn one
@@ -132,6 +138,26 @@ EXTRACTIONS: dict[str, Extraction] = _registry(
                "implicit: execute one of N sampled actions, drawn with p ~ exp(beta Q)",
                samples_per_action=lambda p: p.n_samples,
                settings=("extraction.n_samples", "extraction.awr_beta")),
+    Extraction("pa-rl", "bolrl.extraction.parl:PARL",
+               "N samples, the top k improved by gradient steps on Q, the best distilled into "
+               "the policy by BC and executed", samples_per_action=lambda p: p.n_samples,
+               train_samples=lambda p: p.n_samples,
+               settings=("extraction.n_samples", "extraction.parl_top_k", "extraction.parl_steps",
+                         "extraction.parl_step_size")),
+    Extraction("expo", "bolrl.extraction.expo:EXPO",
+               "a Gaussian edit policy raises Q within a bound; execute the best of N samples "
+               "and their edits", samples_per_action=lambda p: p.n_samples,
+               train_samples=lambda p: 1,
+               settings=("extraction.n_samples", "extraction.expo_edit_scale",
+                         "extraction.actor_entropy")),
+    Extraction("fql", "bolrl.extraction.fql:FQL",
+               "a one-step policy maximises Q, distilled towards the BC policy's action for the "
+               "same noise; it acts", one_step=True, train_samples=lambda p: 1,
+               settings=("extraction.fql_alpha",)),
+    Extraction("dsrl", "bolrl.extraction.dsrl:DSRL",
+               "a latent-noise actor steers the BC policy's initial noise to maximise Q",
+               train_samples=lambda p: 2,
+               settings=("extraction.dsrl_noise_bound", "extraction.actor_entropy")),
 )
 
 NOISES: dict[str, Entry] = _registry(
@@ -156,6 +182,17 @@ def settings_read(algorithm: str, extraction: str, policy: str, noise: str) -> f
     if extraction in EXTRACTIONS:
         entries.append(EXTRACTIONS[extraction])
     return frozenset(s for e in entries for s in e.settings)
+
+def policy_passes_per_action(extraction: str, policy: str, networks: NetworksTable,
+                             params: ExtractionTable) -> int:
+    """Network passes of the policy (or of the extractor's one-step network) per decision:
+    samples x passes per sample (denoising steps); what acting costs beside the critic."""
+    passes = POLICIES[policy].passes_per_sample(networks)
+    entry = EXTRACTIONS.get(extraction)
+    if entry is None:  # imitation: the policy acts by itself
+        return passes
+    return 1 if entry.one_step else entry.samples_per_action(params) * passes
+
 
 def why_not(algorithm: str, extraction: str) -> str | None:
     """Why an algorithm and an extraction value do not make a method, or None if they do."""

@@ -46,6 +46,8 @@ SCHEMA: dict[str, str] = {
     "critic_q_loss": "float64",
     "critic_v_loss": "float64",
     "q_mean": "float64",
+    "actor_loss": "float64",  # an extractor's own actor (FQL, EXPO's edit, DSRL's latent actor)
+    "latent_q_loss": "float64",  # DSRL's Q over the policy's noise, distilled from the critic
     # diagnostics: why a round went as it did
     "policy_loss_new": "float64",  # the policy's loss on this round's episodes, before training
     "demo_share_data": "float64",  # demonstrations' share of the policy's training transitions
@@ -54,6 +56,10 @@ SCHEMA: dict[str, str] = {
     "awr_ess": "float64",  # AWR weights' effective sample size, a share of the batch
     "q_success": "float64",  # mean Q on transitions of successful autonomous episodes
     "q_failure": "float64",  # ... of failed ones
+    "edit_share": "float64",  # EXPO: its edits' mean size, a share of their bound
+    # compute: the policy's network passes per decision (samples x denoising steps; 1 for a
+    # one-step actor), beside grad_steps and the round's seconds below
+    "policy_passes_per_action": "float64",
     "grad_steps": "int64",  # cumulative
     "collect_s": "float64",
     "train_s": "float64",
@@ -177,4 +183,6 @@ def load_results(results: Path, study: str) -> pd.DataFrame:
         if column not in frame:
             frame[column] = pd.Series(float("nan") if dtype == "float64" else pd.NA,
                                       index=frame.index, dtype=dtype)
-    return frame
+    from bolrl.cost import fill_passes_per_action
+
+    return fill_passes_per_action(frame)
