@@ -291,6 +291,9 @@ def test_the_methods_beyond_the_paper_run_through_run_grid_status_and_plot(tmp_p
         "flow/iql+dsrl": steps}
     plot = runner.invoke(app, ["plot", *args, "--format", "png"])
     assert plot.exit_code == 0, plot.output
+    # success against compute: the methods differ in passes per action
+    assert "![compute](figures/compute.png)" in (tmp_path / "bey" / "REPORT.md").read_text()
+    assert (tmp_path / "bey" / "figures" / "compute.png").exists()
 
 
 def test_the_flow_policy_and_the_qc_critic_run_through_run_grid_status_and_plot(tmp_path):

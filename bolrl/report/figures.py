@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
 from bolrl.report.data import final_scores, interval, mean_ci, scaling_curve  # noqa: E402
 from bolrl.report.naming import (  # noqa: E402
@@ -248,4 +248,39 @@ def noise_figure(rows: pd.DataFrame, title: str, stem: Path, formats: list[str])
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False, title="dashed: without noise", title_fontsize=8)
     ax.set_title(title)
+    return _save(fig, stem, formats)
+
+
+def compute_figure(rows: pd.DataFrame, title: str, stem: Path,
+                   formats: list[str]) -> list[Path]:
+    """What each method's success costs: final success (mean over tasks and seeds, 95%
+    t-interval) against the training seconds of a round (mean over rounds after the first,
+    per cell, on the machine that ran it) and against the policy's network passes per action
+    (samples x denoising steps). Drawn where the methods differ in either."""
+    trained = rows[rows["round"] > 0]
+    if trained.empty or "policy_passes_per_action" not in rows:
+        return []
+    per_method = trained.groupby("key").agg(train_s=("train_s", "mean"),
+                                            passes=("policy_passes_per_action", "first"))
+    if len(per_method) < 2 or (per_method["passes"].nunique() < 2
+                               and per_method["train_s"].max()
+                               < 2 * per_method["train_s"].min()):
+        return []
+    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.2), layout="constrained", sharey=True)
+    for key, cost in per_method.iterrows():
+        m, lo, hi = mean_ci(final_scores(rows[rows["key"] == key]), "final")
+        for ax, x in zip(axes, (cost["train_s"], cost["passes"]), strict=True):
+            ax.errorbar([x], [100 * m], yerr=[[100 * (m - lo)], [100 * (hi - m)]], marker="o",
+                        capsize=3, color=colour(key), label=display_name(key))
+    axes[0].set_xlabel("training seconds per round (mean)")
+    axes[1].set_xlabel("policy network passes per action (samples x denoising steps)")
+    axes[0].set_ylabel("final success, mean over tasks and seeds (%)")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, frameon=False)
+    fig.suptitle(title)
     return _save(fig, stem, formats)

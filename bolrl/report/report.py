@@ -12,6 +12,7 @@ from bolrl.report.data import comparison_keys, demos_styles, ok_rows
 from bolrl.report.figures import (
     MAX_BANDS,
     comparison_figure,
+    compute_figure,
     data_scaling_figure,
     noise_figure,
     profiles_figure,
@@ -110,6 +111,8 @@ def _figures(rows: pd.DataFrame, study_name: str, fig_dir: Path,
                                  formats)
     figures += noise_figure(rows, f"{study_name}: exploration noise", fig_dir / "noise",
                             formats)
+    figures += compute_figure(rows, f"{study_name}: success against compute",
+                              fig_dir / "compute", formats)
     if rows["episodes_per_round"].nunique() > 1:
         figures += data_scaling_figure(rows, f"{study_name}: final success against data",
                                        fig_dir / "data_scaling", formats)
