@@ -182,6 +182,25 @@ def parse(path: Path, raw: dict, runnable: bool = True) -> dict:
     `bolrl.config`), the task specs and the extra cells. With `runnable` false (commands
     that only read results: status, plot, show) tasks are not built, so a suite's study
     reads without the suite's extra installed."""
+    settings = _parse_tables(path, raw)
+    study = settings["study"]
+    settings["task_specs"] = _parse_tasks(path, study.tasks, raw.get("tasks", {}), runnable)
+    if not study.tasks or not study.seeds:
+        raise StudyError(f"{path}: [study].tasks and [study].seeds must not be empty")
+    if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in study.seeds):
+        raise StudyError(f"{path}: [study].seeds must be non-negative integers")
+    _check_demos(path, study, settings["task_specs"])
+    _check_calibration(path, study, settings["task_specs"])
+    _check_styles(path, study, settings, raw)
+    if runnable:
+        _check_task_files(path, study, settings)
+    settings["cells"] = _parse_extra_cells(path, raw.get("cells", []), settings)
+    return settings
+
+
+def _parse_tables(path: Path, raw: dict) -> dict[str, Any]:
+    """Each table of the file over the defaults of its `bolrl.config` class, keys and values
+    checked; [study].name and [train].device checked."""
     allowed_tables = (*TABLES, "cells", "tasks")
     for table in raw:
         if table not in allowed_tables:
@@ -211,13 +230,13 @@ def parse(path: Path, raw: dict, runnable: bool = True) -> dict:
     if not re.fullmatch(DEVICE_PATTERN, settings["train"].device):
         raise StudyError(f"{path}: [train].device must be cpu, cuda, cuda:N or auto, got "
                          f"{settings['train'].device!r}")
-    settings["task_specs"] = _parse_tasks(path, study.tasks, raw.get("tasks", {}), runnable)
-    if not study.tasks or not study.seeds:
-        raise StudyError(f"{path}: [study].tasks and [study].seeds must not be empty")
-    if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in study.seeds):
-        raise StudyError(f"{path}: [study].seeds must be non-negative integers")
+    return settings
+
+
+def _check_demos(path: Path, study, task_specs: dict) -> None:
+    """[study].demos: known tasks and styles, positive counts."""
     for task, n in study.demos.items():
-        if task not in settings["task_specs"] and task not in TASKS:
+        if task not in task_specs and task not in TASKS:
             raise StudyError(f"{path}: [study].demos: unknown task {task!r}; the embedded tasks "
                              f"are: {', '.join(TASKS)}" + _suggest(str(task), TASKS))
         by_style = n if isinstance(n, dict) else {"": n}
@@ -229,7 +248,10 @@ def parse(path: Path, raw: dict, runnable: bool = True) -> dict:
             if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100_000:
                 raise StudyError(f"{path}: [study].demos.{task} must be a positive integer (or a "
                                  f"table of them by demonstration style), got {n!r}")
-    _check_calibration(path, study, settings["task_specs"])
+
+
+def _check_styles(path: Path, study, settings: dict, raw: dict) -> None:
+    """Every demonstration style the study names has an expert on each of its tasks."""
     styles = set(settings["axes"].demos_style or [study.demos_style])
     styles |= {c["demos_style"] for c in raw.get("cells", []) if isinstance(c, dict)
                and "demos_style" in c}
@@ -240,7 +262,11 @@ def parse(path: Path, raw: dict, runnable: bool = True) -> dict:
             having = [t for t in TASKS if style in TASKS[t].styles]
             raise StudyError(f"{path}: demos_style {style!r}: task {lacking[0]!r} has no "
                              f"{style} expert (the tasks with one: {', '.join(having)})")
-    for name, spec in settings["task_specs"].items() if runnable else ():
+
+
+def _check_task_files(path: Path, study, settings: dict) -> None:
+    """With the tasks built: their demonstration files read, and [noise].dims in range."""
+    for name, spec in settings["task_specs"].items():
         if spec.demos_file:
             from bolrl.demos import from_file
 
@@ -254,8 +280,6 @@ def parse(path: Path, raw: dict, runnable: bool = True) -> dict:
         if any(d >= act_dim for d in dims):
             raise StudyError(f"{path}: [noise].dims: task {name!r} has {act_dim} action "
                              f"dimensions (0 to {act_dim - 1}), got {dims}")
-    settings["cells"] = _parse_extra_cells(path, raw.get("cells", []), settings)
-    return settings
 
 
 def _is_count(x: Any, low: int = 0) -> bool:

@@ -74,13 +74,22 @@ def show(
             print(c.cell_id)
         return
     estimates = [estimate_seconds(c) for c in s.cells]
+    _print_cells(s, estimates)
+    for point, reason in s.dropped:
+        console.print(f"dropped {point['algorithm']} + extraction {point['extraction']}: {reason}")
+    total, workers = sum(estimates), os.cpu_count() or 1
+    _print_cost(s, estimates, workers)
+    _print_design(s, results, total, workers)
+
+
+def _print_cells(s, estimates: list[float]) -> None:
+    """The study's cells as a table, a column with one value in every row in its title."""
     rows = [{"cell id": c.cell_id, "task": c.task, "seed": str(c.seed),
              "method": c.method_name,
              "sigma": f"{c.noise_params.sigma:g}" if c.noise != "none" else "-",
              "E/round": str(c.episodes_per_round),
              "rounds": str(c.rounds), "est. time": _fmt_duration(est)}
             for c, est in zip(s.cells, estimates, strict=True)]
-    total = sum(estimates)
     # a column with one value in every row goes to the title, so the table fits 80 columns
     shared = [k for k in ("sigma", "E/round", "rounds") if len({r[k] for r in rows}) == 1]
     title = f"study {s.name}: {_count(len(s.cells), 'cell')}" + "".join(
@@ -95,9 +104,11 @@ def show(
     for r in rows:
         table.add_row(*(r[k] for k in columns))
     console.print(table)
-    for point, reason in s.dropped:
-        console.print(f"dropped {point['algorithm']} + extraction {point['extraction']}: {reason}")
-    workers = os.cpu_count() or 1
+
+
+def _print_cost(s, estimates: list[float], workers: int) -> None:
+    """The cost model's estimate here, on Ray workers, and what it does not price."""
+    total = sum(estimates)
     console.print(f"estimated cost: {_fmt_duration(total)} on one core, about "
                   f"{_fmt_duration(total / workers)} with {_count(workers, 'worker')} (a rough "
                   f"model, bolrl/cost.py)")
@@ -110,7 +121,6 @@ def show(
         console.print("on a GPU: not estimated; the cost model has no GPU measurements yet "
                       "(measure with `bolrl bench train --device cuda` and `bolrl run-cell "
                       "--device cuda`)")
-    _print_design(s, results, total, workers)
 
 
 def _print_design(s, results: Path, total: float, workers: int) -> None:

@@ -187,18 +187,13 @@ def plot(
     """Figures, tables and REPORT.md for a study's results (what has finished so far): the
     cells of the study as its file stands now, or with --as-run the rows as they ran. Two
     studies: a report of each method they share, B against A."""
-    from bolrl.report.findings import findings_rich
     from bolrl.report.report import build
-    from bolrl.report.tables import to_rich
     from bolrl.results import study_dir
 
     studies = list(studies or [])
     if len(studies) > 2:
         fail(f"plot takes one study, or two to compare; got {len(studies)}")
-    fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
-    bad = [f for f in fmts if f not in ("png", "pdf", "svg")]
-    if bad or not fmts:
-        fail(f"--format: unknown format {', '.join(bad) or formats!r}; choose from png, pdf, svg")
+    fmts = _formats(formats)
     if len(studies) == 2:
         if sets or name or tasks or methods or videos:
             fail("plot A B compares the two studies as their files stand: give a variant by "
@@ -210,17 +205,7 @@ def plot(
     s = _load_study(study, runnable=False, sets=sets, name=name)
     _vet_results(results, s.name)
     frame, notes = _rows_to_plot(s, study, results, as_run)
-    cells = s.cells
-    for option, column, value in (("--tasks", "task", tasks), ("--methods", "method", methods)):
-        if value:
-            wanted = [v.strip() for v in value.split(",")]
-            unknown = sorted(set(wanted) - set(frame[column]))
-            if unknown:
-                fail(f"{option}: no results for {', '.join(unknown)}; available: "
-                     f"{', '.join(sorted(frame[column].unique()))}")
-            frame = frame[frame[column].isin(wanted)]
-            attr = "task" if column == "task" else "method_name"
-            cells = [c for c in cells if getattr(c, attr) in wanted]
+    frame, cells = _only(frame, s.cells, tasks, methods)
     total = frame["cell_id"].nunique() if as_run else len(cells)
     failed = frame.loc[frame["status"] != "ok", "cell_id"].unique()
     if len(failed) == frame["cell_id"].nunique():
@@ -242,10 +227,43 @@ def plot(
     except OSError as exc:
         fail(f"cannot write the report to {out}: {exc.strerror or exc}; choose another "
              f"directory with --out")
-    console.print(to_rich(report.table, f"{s.name}: final success (%)"))
+    _print_report(report, s.name, out)
+
+
+def _formats(formats: str) -> list[str]:
+    """--format's figure formats, checked."""
+    fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    bad = [f for f in fmts if f not in ("png", "pdf", "svg")]
+    if bad or not fmts:
+        fail(f"--format: unknown format {', '.join(bad) or formats!r}; choose from png, pdf, svg")
+    return fmts
+
+
+def _only(frame, cells: list, tasks: str | None, methods: str | None):
+    """The rows and cells of --tasks and --methods (each comma-separated; a name without
+    results is an error that lists the available ones)."""
+    for option, column, value in (("--tasks", "task", tasks), ("--methods", "method", methods)):
+        if value:
+            wanted = [v.strip() for v in value.split(",")]
+            unknown = sorted(set(wanted) - set(frame[column]))
+            if unknown:
+                fail(f"{option}: no results for {', '.join(unknown)}; available: "
+                     f"{', '.join(sorted(frame[column].unique()))}")
+            frame = frame[frame[column].isin(wanted)]
+            attr = "task" if column == "task" else "method_name"
+            cells = [c for c in cells if getattr(c, attr) in wanted]
+    return frame, cells
+
+
+def _print_report(report, study_name: str, out: Path) -> None:
+    """The report's table and findings on the terminal, and where it was written."""
+    from bolrl.report.findings import findings_rich
+    from bolrl.report.tables import to_rich
+
+    console.print(to_rich(report.table, f"{study_name}: final success (%)"))
     if report.findings:
-        console.print(findings_rich(report.findings, f"{s.name}: findings (ours: better/worse "
-                                                     f"method's final success, %)"))
+        console.print(findings_rich(report.findings, f"{study_name}: findings (ours: "
+                                                     f"better/worse method's final success, %)"))
     else:
         console.print(report.findings_md, markup=False)
     if report.partial:

@@ -70,76 +70,91 @@ def _open_log(results: Path, s, cells: list):
 
 def _run_cells(s, cells, results: Path, workers: int, force: bool, executor: str = "local",
                ray_options: dict | None = None) -> list:
-    from datetime import UTC, datetime
-
-    from rich.progress import SpinnerColumn, TextColumn
-
     from bolrl.executors import RayUnavailable, run_local, run_ray
 
-    total_rounds = sum(c.rounds + 1 for c in cells)
-    by_id = {c.cell_id: c for c in cells}
-    progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), console=console,
-    )
-    overall = progress.add_task(f"{s.name}: 0/{len(cells)} cells, rounds", total=total_rounds)
-    lines: dict[str, int] = {}
-    done_rounds: dict[str, int] = {}
-    finished: list[str] = []
-    log = _open_log(results, s, cells)
-
-    def event_line(line: str, terminal_too: bool = False) -> None:
-        """To the log file always; to the console where there is no terminal (nohup, CI,
-        Slurm: a line each), or always with `terminal_too`."""
-        log.write(f"{datetime.now(UTC).isoformat(timespec='seconds')} {line}\n")
-        if terminal_too:
-            progress.console.print(line, markup=False, highlight=False)
-        elif not console.is_terminal:
-            _plain(line)
-
-    def on_event(event) -> None:
-        kind, cell_id = event[0], event[1]
-        cell = by_id[cell_id]
-        if kind == "start":
-            event_line(f"{cell.label} ({cell_id}): started")
-            return
-        if kind == "round":
-            round_index, phase = event[2], event[3]
-            if cell_id not in lines:
-                lines[cell_id] = progress.add_task("", total=cell.rounds + 1)
-            if phase == "done":
-                done_rounds[cell_id] = done_rounds.get(cell_id, 0) + 1
-                progress.advance(overall)
-            progress.update(lines[cell_id], completed=done_rounds.get(cell_id, 0),
-                            description=f"  {cell.label}: round {round_index} {phase}")
-            if phase == "done":
-                success = f", success {event[4]:.2f}" if len(event) > 4 else ""
-                event_line(f"{cell.label} ({cell_id}): round {round_index} done{success}; "
-                           f"{progress.tasks[overall].completed:.0f}/{total_rounds} cell-rounds "
-                           f"of the run, {_eta(progress.tasks[overall])}")
-        elif kind == "done":
-            _, _, st, final = event
-            if cell_id in lines:
-                progress.remove_task(lines.pop(cell_id))
-            skipped = cell.rounds + 1 - done_rounds.get(cell_id, 0)
-            finished.append(cell_id)
-            progress.update(overall, advance=skipped,
-                            description=f"{s.name}: {len(finished)}/{len(cells)} cells, rounds")
-            result = f"final success {final:.2f}" if final is not None else "FAILED"
-            event_line(f"{cell.label} ({cell_id}): {result}", terminal_too=True)
-
+    shown = _RunProgress(s, cells, _open_log(results, s, cells))
     try:
-        with progress:
+        with shown.progress:
             if executor == "ray":
                 try:
-                    return run_ray(cells, results, force, on_event, **(ray_options or {}))
+                    return run_ray(cells, results, force, shown.on_event, **(ray_options or {}))
                 except RayUnavailable as exc:
                     fail(str(exc))
-            return run_local(cells, results, workers, force, on_event)
+            return run_local(cells, results, workers, force, shown.on_event)
     finally:
-        event_line(f"run ended: {len(finished)} of {_count(len(cells), 'cell')} finished or "
-                   f"skipped")
-        log.close()
+        shown.close()
+
+
+class _RunProgress:
+    """A run's progress: bars on a terminal, a line per event in the study's log (and on the
+    console where there is no terminal: nohup, CI, Slurm)."""
+
+    def __init__(self, s, cells: list, log):
+        from rich.progress import SpinnerColumn, TextColumn
+
+        self.s, self.cells, self.log = s, cells, log
+        self.by_id = {c.cell_id: c for c in cells}
+        self.total_rounds = sum(c.rounds + 1 for c in cells)
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+            MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+        )
+        self.overall = self.progress.add_task(f"{s.name}: 0/{len(cells)} cells, rounds",
+                                              total=self.total_rounds)
+        self.lines: dict[str, int] = {}
+        self.done_rounds: dict[str, int] = {}
+        self.finished: list[str] = []
+
+    def line(self, text: str, terminal_too: bool = False) -> None:
+        """To the log file always; to the console where there is no terminal, or always
+        with `terminal_too`."""
+        from datetime import UTC, datetime
+
+        self.log.write(f"{datetime.now(UTC).isoformat(timespec='seconds')} {text}\n")
+        if terminal_too:
+            self.progress.console.print(text, markup=False, highlight=False)
+        elif not console.is_terminal:
+            _plain(text)
+
+    def on_event(self, event) -> None:
+        kind, cell_id = event[0], event[1]
+        cell = self.by_id[cell_id]
+        if kind == "start":
+            self.line(f"{cell.label} ({cell_id}): started")
+        elif kind == "round":
+            self._round(cell, cell_id, *event[2:])
+        elif kind == "done":
+            self._done(cell, cell_id, event[3])
+
+    def _round(self, cell, cell_id: str, round_index: int, phase: str, *success) -> None:
+        progress = self.progress
+        if cell_id not in self.lines:
+            self.lines[cell_id] = progress.add_task("", total=cell.rounds + 1)
+        if phase == "done":
+            self.done_rounds[cell_id] = self.done_rounds.get(cell_id, 0) + 1
+            progress.advance(self.overall)
+        progress.update(self.lines[cell_id], completed=self.done_rounds.get(cell_id, 0),
+                        description=f"  {cell.label}: round {round_index} {phase}")
+        if phase == "done":
+            rate = f", success {success[0]:.2f}" if success else ""
+            self.line(f"{cell.label} ({cell_id}): round {round_index} done{rate}; "
+                      f"{progress.tasks[self.overall].completed:.0f}/{self.total_rounds} "
+                      f"cell-rounds of the run, {_eta(progress.tasks[self.overall])}")
+
+    def _done(self, cell, cell_id: str, final) -> None:
+        if cell_id in self.lines:
+            self.progress.remove_task(self.lines.pop(cell_id))
+        skipped = cell.rounds + 1 - self.done_rounds.get(cell_id, 0)
+        self.finished.append(cell_id)
+        self.progress.update(self.overall, advance=skipped, description=f"{self.s.name}: "
+                             f"{len(self.finished)}/{len(self.cells)} cells, rounds")
+        result = f"final success {final:.2f}" if final is not None else "FAILED"
+        self.line(f"{cell.label} ({cell_id}): {result}", terminal_too=True)
+
+    def close(self) -> None:
+        self.line(f"run ended: {len(self.finished)} of {_count(len(self.cells), 'cell')} "
+                  f"finished or skipped")
+        self.log.close()
 
 
 def _print_plan(p, s, study: str | None, results: Path, rerun: bool) -> None:
@@ -215,15 +230,8 @@ def run_grid(
     from bolrl.planning import plan
 
     s = _load_study(study, sets=sets, name=name)
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    _positive(workers, "--workers")
-    if executor not in ("local", "ray"):
-        fail(f"--executor: unknown executor {executor!r}; choose from: local, ray")
-    if cpus_per_cell <= 0 or gpus_per_cell < 0:
-        fail("--cpus-per-cell must be positive and --gpus-per-cell non-negative")
-    if track and return_rows:
-        fail("--track with --return-rows: the tasks run in temporary directories that are "
-             "deleted with their event files; run without --return-rows on a shared filesystem")
+    workers = _check_run_options(workers, executor, cpus_per_cell, gpus_per_cell, track,
+                                 return_rows)
     placed = {c.cell_id: c for c in _tracked(_on_device(s.cells, device), track)}
     results = _writable_dir(results)
     _vet_results(results, s.name)
@@ -253,10 +261,29 @@ def run_grid(
         fail(f"cannot write results under {results / s.name}: {exc.strerror or exc}"
              f"{f' ({exc.filename})' if exc.filename else ''}; finished cells are kept, "
              f"rerun once it is writable")
+    _say_outcome(out, time.perf_counter() - start, study, results)
+
+
+def _check_run_options(workers: int | None, executor: str, cpus_per_cell: float,
+                       gpus_per_cell: float, track: list[str], return_rows: bool) -> int:
+    """run-grid's options checked; returns the number of workers."""
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    _positive(workers, "--workers")
+    if executor not in ("local", "ray"):
+        fail(f"--executor: unknown executor {executor!r}; choose from: local, ray")
+    if cpus_per_cell <= 0 or gpus_per_cell < 0:
+        fail("--cpus-per-cell must be positive and --gpus-per-cell non-negative")
+    if track and return_rows:
+        fail("--track with --return-rows: the tasks run in temporary directories that are "
+             "deleted with their event files; run without --return-rows on a shared filesystem")
+    return workers
+
+
+def _say_outcome(out: list, seconds: float, study: str | None, results: Path) -> None:
+    """How many cells ran, which another process holds, and which failed (exit code 1)."""
     failed = [r.cell_id for r in out if r.status == "failed"]
     locked = [r.cell_id for r in out if r.status == "locked"]
-    elapsed = _fmt_duration(time.perf_counter() - start)
-    console.print(f"ran {_count(len(out) - len(locked), 'cell')} in {elapsed}")
+    console.print(f"ran {_count(len(out) - len(locked), 'cell')} in {_fmt_duration(seconds)}")
     if locked:
         console.print(f"{_count(len(locked), 'cell')} being run by another process: "
                       f"{', '.join(locked)}")
