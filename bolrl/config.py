@@ -218,6 +218,9 @@ class ExtractionTable:
     ddpg_alpha: float = knob(2.5, "DDPG+BC: weight of Q against the BC term", low=0.0)
     n_samples: int = knob(32, "actions sampled per decision (best-of-n, softmax-of-n, pa-rl, "
                           "expo; the qc critic's backup)", low=1, high=100_000)
+    parl_distill_rows: int = knob(64, "PA-RL: states of each policy batch whose optimised "
+                                  "actions the policy is trained on (a step's cost scales "
+                                  "with it)", low=1)
     parl_top_k: int = knob(4, "PA-RL: candidates of the N kept for the local step on Q", low=1)
     parl_steps: int = knob(5, "PA-RL: gradient-ascent steps on Q with respect to the action",
                            low=0, high=1000)

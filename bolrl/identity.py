@@ -74,6 +74,7 @@ BASELINE: dict[str, Any] = {
     "agent.awr_max_weight": 100.0,
     "agent.ddpg_alpha": 2.5,
     "agent.n_samples": 32,
+    "agent.parl_distill_rows": 64,
     "agent.parl_top_k": 4,
     "agent.parl_steps": 5,
     "agent.parl_step_size": 0.05,
@@ -183,9 +184,9 @@ _AGENT_TABLES = {
     "networks": ("hidden", "layers", "critic_hidden", "critic_layers", "diffusion_steps",
                  "denoiser", "action_chunk"),
     "critic": ("gamma", "expectile", "target_tau"),
-    "extraction": ("awr_beta", "awr_max_weight", "ddpg_alpha", "n_samples", "parl_top_k",
-                   "parl_steps", "parl_step_size", "expo_edit_scale", "fql_alpha",
-                   "dsrl_noise_bound", "actor_entropy"),
+    "extraction": ("awr_beta", "awr_max_weight", "ddpg_alpha", "n_samples",
+                   "parl_distill_rows", "parl_top_k", "parl_steps", "parl_step_size",
+                   "expo_edit_scale", "fql_alpha", "dsrl_noise_bound", "actor_entropy"),
 }
 
 

@@ -84,7 +84,7 @@ class Extraction(Entry):
     one_step: bool = False
     # policy samples (each K passes, no gradient) a training step draws per transition of a
     # batch beyond the policy's own loss: PA-RL's candidates, the actors' teachers
-    train_samples: Callable[[ExtractionTable], int] = lambda params: 0
+    train_samples: Callable[[ExtractionTable], float] = lambda params: 0
     grad_through_sampling: bool = False  # the policy loss differentiates the sampling chain
     weights_by_critic: bool = False  # the policy loss evaluates Q and V on its batch
     needs_value: bool = False  # it reads the critic's V(s): only for critics that learn one
@@ -141,8 +141,9 @@ EXTRACTIONS: dict[str, Extraction] = _registry(
     Extraction("pa-rl", "bolrl.extraction.parl:PARL",
                "N samples, the top k improved by gradient steps on Q, the best distilled into "
                "the policy by BC and executed", samples_per_action=lambda p: p.n_samples,
-               train_samples=lambda p: p.n_samples,
-               settings=("extraction.n_samples", "extraction.parl_top_k", "extraction.parl_steps",
+               train_samples=lambda p: p.n_samples * p.parl_distill_rows / 256,
+               settings=("extraction.n_samples", "extraction.parl_distill_rows",
+                         "extraction.parl_top_k", "extraction.parl_steps",
                          "extraction.parl_step_size")),
     Extraction("expo", "bolrl.extraction.expo:EXPO",
                "a Gaussian edit policy raises Q within a bound; execute the best of N samples "

@@ -237,3 +237,14 @@ def test_a_checkpoint_or_base_carrying_a_pickled_object_is_refused(tmp_path):
     torch.save({"state": Payload(), "losses": {}}, base)
     with pytest.raises(UnsafeFile, match="weights_only=True"):
         load_or_train(base, lambda: {}, lambda: {}, lambda state: None)
+
+
+def test_setting_names_know_every_learner_knob():
+    """identity.setting_name maps agent.<key> back to its study table: a knob added to
+    [networks], [critic] or [extraction] must be listed there too."""
+    from bolrl.config import CriticTable, ExtractionTable, NetworksTable
+
+    for table, cls in (("networks", NetworksTable), ("critic", CriticTable),
+                       ("extraction", ExtractionTable)):
+        for f in dataclasses.fields(cls):
+            assert identity.setting_name(f"agent.{f.name}") == f"{table}.{f.name}"

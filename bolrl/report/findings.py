@@ -63,6 +63,14 @@ FINDINGS = [
     Finding("OU noise > none", RECIPE + "+ou", RECIPE, (80, 74)),
     Finding("white noise > none", RECIPE + "+white", RECIPE, None, ours_only=True),
     Finding("pink noise > none", RECIPE + "+pink", RECIPE, None, ours_only=True),
+    # beyond the paper (studies/beyond.toml): each newer method against the recipe; their own
+    # papers compare against other baselines, so none has a paper difference here
+    *(Finding(f"{claim} > the recipe (best-of-N)", method, RECIPE, None, ours_only=True)
+      for claim, method in (("softmax-of-N", "diffusion/iql+softmax-of-n"),
+                            ("PA-RL", "diffusion/iql+pa-rl"), ("EXPO", "diffusion/iql+expo"),
+                            ("FQL", "diffusion/iql+fql"), ("FQL (flow policy)", "flow/iql+fql"),
+                            ("DSRL", "diffusion/iql+dsrl"),
+                            ("Q-chunking's backup", "diffusion/qc+best-of-n"))),
 ]
 
 
