@@ -181,7 +181,7 @@ def step_flops(agent) -> float:
             v = 0
         extraction = EXTRACTIONS[cfg.method.extraction]
         backup = ALGORITHMS[cfg.method.algorithm].backup_samples(cfg.extraction)
-        backup += extraction.train_samples(cfg.extraction)  # the method's own samples
+        backup += extraction.train_samples(cfg.extraction, cfg.train.batch_size)  # the method's
         macs += backup * (pol * passes + q)  # policy samples, each rated by Q
         if extraction.weights_by_critic:
             macs += q + v

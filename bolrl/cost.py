@@ -17,9 +17,6 @@ the earlier measurements. What a method costs is read from its registry entries
 
 from __future__ import annotations
 
-import dataclasses
-import json
-
 from bolrl.envs import get_task
 from bolrl.registry import ALGORITHMS, EXTRACTIONS, POLICIES, Extraction, policy_passes_per_action
 from bolrl.study import Cell
@@ -75,7 +72,7 @@ def estimate_seconds(cell: Cell) -> float:
         if extraction.grad_through_sampling:
             step += bc_step * passes
         backup = algorithm.backup_samples(cell.extraction_params)  # policy samples at s'
-        drawn = backup + extraction.train_samples(cell.extraction_params)  # and the method's
+        drawn = backup + extraction.train_samples(cell.extraction_params, train.batch_size)
         step += train.batch_size * drawn * (ACT_PASS_S * size * passes
                                             + CRITIC_PASS_S * critic_scale)
     grad_steps = cell.rounds * train.steps_per_round  # round 0 (the base policy) is BC
@@ -95,28 +92,3 @@ def passes_per_action(cell: Cell) -> int:
     """The cell's policy passes per decision (bolrl.registry.policy_passes_per_action)."""
     return policy_passes_per_action(cell.extraction, cell.policy, cell.networks,
                                     cell.extraction_params)
-
-
-def fill_passes_per_action(frame):
-    """Rows written before `policy_passes_per_action` was recorded get it from their own
-    configuration (it is a function of the cell's settings)."""
-    missing = frame["policy_passes_per_action"].isna() & (frame["config"].fillna("") != "")
-    if not missing.any():
-        return frame
-    from bolrl.config import ExtractionTable, NetworksTable
-
-    def pick(table, agent: dict):
-        return table(**{f.name: agent[f.name] for f in dataclasses.fields(table)
-                        if f.name in agent})
-
-    def of(config: str) -> float:
-        agent = json.loads(config).get("agent", {})
-        try:
-            return float(policy_passes_per_action(agent["extraction"], agent["policy"],
-                                                  pick(NetworksTable, agent),
-                                                  pick(ExtractionTable, agent)))
-        except (KeyError, TypeError):
-            return float("nan")
-
-    frame.loc[missing, "policy_passes_per_action"] = frame.loc[missing, "config"].map(of)
-    return frame

@@ -83,8 +83,9 @@ class Extraction(Entry):
     # instead of the policy's K passes (FQL): acting costs one pass
     one_step: bool = False
     # policy samples (each K passes, no gradient) a training step draws per transition of a
-    # batch beyond the policy's own loss: PA-RL's candidates, the actors' teachers
-    train_samples: Callable[[ExtractionTable], float] = lambda params: 0
+    # batch of the given size, beyond the policy's own loss: PA-RL's candidates, the actors'
+    # teachers
+    train_samples: Callable[[ExtractionTable, int], float] = lambda params, batch: 0
     grad_through_sampling: bool = False  # the policy loss differentiates the sampling chain
     weights_by_critic: bool = False  # the policy loss evaluates Q and V on its batch
     needs_value: bool = False  # it reads the critic's V(s): only for critics that learn one
@@ -141,23 +142,23 @@ EXTRACTIONS: dict[str, Extraction] = _registry(
     Extraction("pa-rl", "bolrl.extraction.parl:PARL",
                "N samples, the top k improved by gradient steps on Q, the best distilled into "
                "the policy by BC and executed", samples_per_action=lambda p: p.n_samples,
-               train_samples=lambda p: p.n_samples * p.parl_distill_rows / 256,
+               train_samples=lambda p, b: p.n_samples * min(p.parl_distill_rows, b) / b,
                settings=("extraction.n_samples", "extraction.parl_distill_rows",
                          "extraction.parl_top_k", "extraction.parl_steps",
                          "extraction.parl_step_size")),
     Extraction("expo", "bolrl.extraction.expo:EXPO",
                "a Gaussian edit policy raises Q within a bound; execute the best of N samples "
                "and their edits", samples_per_action=lambda p: p.n_samples,
-               train_samples=lambda p: 1,
+               train_samples=lambda p, b: 1,
                settings=("extraction.n_samples", "extraction.expo_edit_scale",
                          "extraction.actor_entropy")),
     Extraction("fql", "bolrl.extraction.fql:FQL",
                "a one-step policy maximises Q, distilled towards the BC policy's action for the "
-               "same noise; it acts", one_step=True, train_samples=lambda p: 1,
+               "same noise; it acts", one_step=True, train_samples=lambda p, b: 1,
                settings=("extraction.fql_alpha",)),
     Extraction("dsrl", "bolrl.extraction.dsrl:DSRL",
                "a latent-noise actor steers the BC policy's initial noise to maximise Q",
-               train_samples=lambda p: 2,
+               train_samples=lambda p, b: 2,
                settings=("extraction.dsrl_noise_bound", "extraction.actor_entropy")),
 )
 

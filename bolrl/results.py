@@ -9,6 +9,8 @@ file or a whole one.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import time
 from pathlib import Path
@@ -183,6 +185,30 @@ def load_results(results: Path, study: str) -> pd.DataFrame:
         if column not in frame:
             frame[column] = pd.Series(float("nan") if dtype == "float64" else pd.NA,
                                       index=frame.index, dtype=dtype)
-    from bolrl.cost import fill_passes_per_action
-
     return fill_passes_per_action(frame)
+
+
+def fill_passes_per_action(frame):
+    """Rows written before `policy_passes_per_action` was recorded get it from their own
+    configuration (it is a function of the cell's settings)."""
+    missing = frame["policy_passes_per_action"].isna() & (frame["config"].fillna("") != "")
+    if not missing.any():
+        return frame
+    from bolrl.config import ExtractionTable, NetworksTable
+    from bolrl.registry import policy_passes_per_action
+
+    def pick(table, agent: dict):
+        return table(**{f.name: agent[f.name] for f in dataclasses.fields(table)
+                        if f.name in agent})
+
+    def of(config: str) -> float:
+        agent = json.loads(config).get("agent", {})
+        try:
+            return float(policy_passes_per_action(agent["extraction"], agent["policy"],
+                                                  pick(NetworksTable, agent),
+                                                  pick(ExtractionTable, agent)))
+        except (KeyError, TypeError):
+            return float("nan")
+
+    frame.loc[missing, "policy_passes_per_action"] = frame.loc[missing, "config"].map(of)
+    return frame

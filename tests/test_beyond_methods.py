@@ -135,6 +135,56 @@ def test_expo_edits_within_their_bound_and_acts_on_the_best_candidate():
     assert candidates.shape == (3, 16, 1)  # the backup sees the N samples and their N edits
 
 
+def test_pa_rl_distils_states_of_the_whole_batch_demonstrations_and_autonomous_alike():
+    """A policy batch holds its demonstrations first (bolrl.data.mixed_batch): the distilled
+    rows keep the batch's share of them."""
+    from bolrl.data import mixed_batch
+    from bolrl.extraction.parl import distilled_rows
+
+    g = torch.Generator().manual_seed(0)
+    idx = mixed_batch(torch.arange(100), torch.arange(100, 1000), 256, 0.5, g)
+    assert float((idx < 100).float().mean()) == pytest.approx(0.5)
+    kept = idx[distilled_rows(256, 64)]
+    assert len(kept) == 64 and float((kept < 100).float().mean()) == pytest.approx(0.5)
+    assert len(idx[distilled_rows(256, 1000)]) == 256
+
+
+def test_the_actors_train_without_touching_the_critic_or_the_policy():
+    data = synthetic_episodes(600, 6, 2, seed=4)
+    for extraction in ("expo", "fql", "dsrl"):
+        cfg = AgentConfig.of(algorithm="iql", extraction=extraction, policy="flow", hidden=16,
+                             layers=1, critic_hidden=16, diffusion_steps=2, batch_size=32,
+                             n_samples=2, ema=0.0)
+        agent = Agent(cfg, 6, 2, seed=0)
+        batch = {"obs": torch.randn((32, 6)), "chunks": torch.rand((32, 8)) * 2 - 1}
+        before = [p.detach().clone() for p in (*agent.critic.parameters(),
+                                               *agent.policy.parameters())]
+        losses = agent.extractor.losses(agent.policy, agent.critic, batch, cfg.extraction,
+                                        agent.generator)
+        agent.extractor_opt.zero_grad()
+        sum(losses.values()).backward()
+        agent.extractor_opt.step()
+        after = [*agent.critic.parameters(), *agent.policy.parameters()]
+        assert all(p.grad is None for p in after), extraction
+        assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+        assert all(p.requires_grad for p in agent.critic.q.parameters())  # restored
+    assert data.n_transitions > 0
+
+
+def test_fql_distils_the_unclipped_output_so_an_overshoot_comes_back():
+    """Q rates the clipped action; the distillation term sees mu unclipped, so an actor
+    pushed past the box is pulled back towards the teacher."""
+    fql = FQL.from_config(2, 1, AgentConfig.of(hidden=16, layers=1))
+    with torch.no_grad():
+        fql.actor.net[-1].bias.fill_(3.0)  # every output far past +1
+    teacher, critic = Fixed([0.0]), Bowl([2.0])  # Q still rising at the box's edge
+    fit(fql, teacher, critic, ExtractionTable(fql_alpha=100.0), steps=300)
+    z = torch.randn((500, 1))
+    with torch.no_grad():
+        raw = fql.actor.raw(torch.zeros((500, 2)), z)
+    assert float((raw > 1.0).float().mean()) < 0.2
+
+
 def test_pa_rl_improves_samples_by_gradient_steps_and_distils_them_into_the_policy():
     critic = Bowl([0.3, -0.2])
     policy = Fixed([0.0, 0.0])  # every sample far from the peak
@@ -185,12 +235,20 @@ def test_the_methods_train_act_and_resume_inside_an_agent(extraction, policy):
     agent = Agent(cfg, 6, 2, seed=0)
     agent.train_base(demos, 10)
     base_action = agent.act(data.obs[:3])
-    agent.generator.manual_seed(5)
     if agent.extractor_opt is not None:  # networks of its own: the base acts until they train
-        twin = Agent(cfg, 6, 2, seed=0)
-        twin.train_base(demos, 10)
-        twin.generator.manual_seed(5)
-        assert np.allclose(agent.act(data.obs[:3]), twin.act(data.obs[:3]))
+        from bolrl.agent import BASE_EXTRACTOR
+
+        agent.generator.manual_seed(5)
+        acted = agent.act(data.obs[:3])
+        agent.generator.manual_seed(5)
+        obs = agent.normalize(torch.as_tensor(data.obs[:3], dtype=torch.float32))
+        base = BASE_EXTRACTOR.act(agent.acting_policy, agent.critic, obs, cfg.extraction,
+                                  agent.generator)
+        assert np.allclose(acted, base.numpy().reshape(3, -1, 2)[:, 0])
+        agent.generator.manual_seed(5)
+        own = agent.extractor.act(agent.acting_policy, agent.critic, obs, cfg.extraction,
+                                  agent.generator)
+        assert not np.allclose(acted, own.numpy().reshape(3, -1, 2)[:, 0])
     out = agent.train(demos, autonomous, 12)
     assert np.isfinite(out["policy_loss"]) and np.isfinite(out["critic_q_loss"])
     if extraction in ("expo", "fql", "dsrl"):
@@ -222,6 +280,17 @@ def test_decode_is_each_policy_class_as_a_deterministic_map_of_its_noise():
         assert z_grad.grad.abs().sum() > 0
     g = torch.Generator().manual_seed(0)
     flow = POLICIES["flow"].from_config(3, 2, cfg)  # the flow's sampler is its decode
+    # DDIM: with the network's noise estimate exact for a fixed action a0, every step lands
+    # on a0 (eta = 0: no fresh noise), whatever the start
+    diffusion = POLICIES["diffusion"].from_config(3, 2, cfg)
+    a0 = torch.tensor([[0.3, -0.6]]).expand(5, 2)
+
+    def exact(obs_, a_t, t):
+        abar = diffusion.abar[t][:, None]
+        return (a_t - abar.sqrt() * a0) / (1 - abar).sqrt()
+
+    diffusion._eps = exact
+    assert torch.allclose(diffusion.decode(obs, z), a0, atol=1e-5)
     assert torch.allclose(flow.sample(obs, 1, g, noise=z[:, None])[:, 0], flow.decode(obs, z))
 
 

@@ -12,7 +12,8 @@ is a = pi_BC(s, w), the policy's deterministic map from an initial noise w to an
   maximise Q_W with an entropy bonus of fixed weight alpha = `actor_entropy`:
   L_pi = E[ alpha log pi_W(w | s) - min_i Q_W,i(s, w) ],  w ~ pi_W(. | s).
 
-Acting samples w from the actor (exploration happens in the noise space) and decodes it: one
+Acting samples w from the actor (exploration happens in the noise space; in evaluation too,
+as every policy here samples, where DSRL's authors evaluate its mean) and decodes it: one
 sample of K policy passes per action. The actor's decoded samples are the proposal for a
 critic whose backup samples the policy. Both networks have the critic's width and depth.
 """

@@ -25,21 +25,27 @@ from bolrl.nets import frozen, mlp
 
 def fql_loss(q: torch.Tensor, action: torch.Tensor, teacher: torch.Tensor,
              alpha: float) -> torch.Tensor:
-    """-mean Q / mean|Q| + alpha * mean squared distance to the teacher's action."""
+    """-mean Q / mean|Q| + alpha * mean squared distance to the teacher's action (`action`
+    unclipped; Q rates it clipped to the box, as FQL's authors do)."""
     lam = 1.0 / q.abs().mean().detach().clamp(min=1e-6)
     return -lam * q.mean() + alpha * (action - teacher).pow(2).mean()
 
 
 class OneStep(torch.nn.Module):
-    """mu_w(s, z), clipped to the action box; `sample` draws z (the proposal protocol)."""
+    """mu_w(s, z); `forward` clips it to the action box (what acts and what Q rates), `raw`
+    does not (what is distilled: a clipped output past the box would get no gradient back);
+    `sample` draws z (the proposal protocol)."""
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: int, layers: int):
         super().__init__()
         self.act_dim = act_dim
         self.net = mlp(obs_dim + act_dim, hidden, layers, act_dim)
 
+    def raw(self, obs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([obs, z], dim=-1))
+
     def forward(self, obs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([obs, z], dim=-1)).clamp(-1.0, 1.0)
+        return self.raw(obs, z).clamp(-1.0, 1.0)
 
     def noise(self, rows: int, generator: torch.Generator, device) -> torch.Tensor:
         return torch.randn((rows, self.act_dim), generator=generator, device=device)
@@ -66,10 +72,10 @@ class FQL(Extractor):
         z = self.actor.noise(len(obs), g, obs.device)
         with torch.no_grad():
             teacher = policy.decode(obs, z)
-        action = self.actor(obs, z)
+        raw = self.actor.raw(obs, z)
         with frozen(critic):
-            q = critic.q_min(obs, action, target=False)
-        return {"actor_loss": fql_loss(q, action, teacher, p.fql_alpha)}
+            q = critic.q_min(obs, raw.clamp(-1.0, 1.0), target=False)
+        return {"actor_loss": fql_loss(q, raw, teacher, p.fql_alpha)}
 
     @torch.no_grad()
     def act(self, policy, critic, obs, p, g):

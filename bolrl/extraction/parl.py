@@ -10,8 +10,9 @@ Action optimisation at a state s:
 3. the action of the k with the highest Q.
 Q is the target critic's pessimistic estimate, as best-of-n ranks with.
 
-The policy's loss is its BC loss on (s, a*(s)) for the first `parl_distill_rows` states of
-each batch (the batch is drawn at random, so these are a random subset): the policy itself
+The policy's loss is its BC loss on (s, a*(s)) for `parl_distill_rows` states of each batch,
+every k-th row (a policy batch holds its demonstrations first: a stride keeps their share in
+the distilled states as in the batch, and draws no random numbers): the policy itself
 learns to produce what the optimisation finds (where best-of-n never changes the policy).
 It acts by the same optimisation. The price: N samples of the policy per distilled state, and
 k x steps critic gradients (at the paper study's sizes, a step on all 256 states of a batch
@@ -23,6 +24,11 @@ from __future__ import annotations
 import torch
 
 from bolrl.extraction import Extractor, best_of_n
+
+
+def distilled_rows(batch: int, rows: int) -> slice:
+    """`rows` of a batch's `batch` rows spread evenly over it (every k-th, k = batch // rows)."""
+    return slice(None, None, max(1, batch // rows)) if rows < batch else slice(None)
 
 
 def ascend(critic, obs: torch.Tensor, actions: torch.Tensor, steps: int,
@@ -58,7 +64,7 @@ class PARL(Extractor):
     parl_step_size."""
 
     def policy_loss(self, policy, critic, batch, p, g):
-        obs = batch["obs"][:p.parl_distill_rows]
+        obs = batch["obs"][distilled_rows(len(batch["obs"]), p.parl_distill_rows)]
         return policy.loss(obs, optimise_actions(policy, critic, obs, p, g), generator=g)
 
     @torch.no_grad()
