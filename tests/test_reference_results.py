@@ -21,7 +21,6 @@ RESULTS = ROOT / "results"
 
 KNOWN_STALE = {
     "paper": "ran at eb40442: critic.target_tau 0.005 (now 0.02), demonstrations v1",
-    "robomimic": "ran at 4f39be6: demonstrations v1, robomimic task_version 1 (now 2)",
     "metaworld": "ran at e8e92b5/844db69: demonstrations v1, pick-place with 15 demos (now 10)",
 }
 
