@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from bolrl.identity import lineage_id
-from bolrl.results import run_dir, study_dir
+from bolrl.results import cells_dir, run_dir
 
 
 def finished_lineages(results: Path, study: str,
@@ -25,7 +25,7 @@ def finished_lineages(results: Path, study: str,
     """Per lineage, the (cell id, rounds) of the study's cells that finished without failure
     and (if `need_checkpoint`) kept their checkpoint and dataset."""
     out: dict[str, list[tuple[str, int]]] = {}
-    for path in sorted((study_dir(results, study) / "cells").glob("*.parquet")):
+    for path in sorted(cells_dir(results, study).glob("*.parquet")):
         try:
             rows = pd.read_parquet(path, columns=["status", "config"])
         except Exception:  # unreadable files are check_results' business

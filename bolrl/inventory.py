@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from bolrl.identity import changes, describe, lineage_id, recorded, setting_name, unread
-from bolrl.results import study_dir
+from bolrl.results import cells_dir
 
 # What a row's grid point is: a cell of the study with the same point is its successor.
 POINT = ("task", "seed", "algorithm", "extraction", "policy", "noise", "episodes_per_round")
@@ -67,7 +67,7 @@ def cell_point(cell) -> tuple:
 
 def last_rows(results: Path, study: str) -> pd.DataFrame:
     """One row per cell file (its last row: status as it ended), with its configuration."""
-    files = sorted((study_dir(results, study) / "cells").glob("*.parquet"))
+    files = sorted(cells_dir(results, study).glob("*.parquet"))
     columns = ["cell_id", *POINT, "noise_sigma", "method", "status", "config"]
     out = []
     for path in files:

@@ -92,8 +92,13 @@ def study_dir(results: Path, study: str) -> Path:
     return Path(results) / study
 
 
+def cells_dir(results: Path, study: str) -> Path:
+    """Where a study's rows live, a parquet file per cell."""
+    return study_dir(results, study) / "cells"
+
+
 def cell_path(results: Path, study: str, cell_id: str) -> Path:
-    return study_dir(results, study) / "cells" / f"{cell_id}.parquet"
+    return cells_dir(results, study) / f"{cell_id}.parquet"
 
 
 def run_dir(results: Path, study: str, cell_id: str) -> Path:
@@ -135,7 +140,7 @@ def check_results(results: Path, study: str) -> list[Path]:
     """Vet every cell file of a study before use. Unreadable (corrupted, partial) files are
     moved aside to cells/corrupt/ so their cells are rerun; returns the moved files. Raises
     IncompatibleResults if a readable file has another schema version."""
-    cells = study_dir(results, study) / "cells"
+    cells = cells_dir(results, study)
     moved = []
     for path in sorted(cells.glob("*.parquet")):
         try:
@@ -177,7 +182,7 @@ def cell_error(results: Path, study: str, cell_id: str) -> str:
 def load_results(results: Path, study: str) -> pd.DataFrame:
     """Every finished cell's rows of a study (an empty frame with the schema if none).
     Columns added to the schema since a file was written (diagnostics) read as missing."""
-    files = sorted((study_dir(results, study) / "cells").glob("*.parquet"))
+    files = sorted(cells_dir(results, study).glob("*.parquet"))
     if not files:
         return to_frame([])
     frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)

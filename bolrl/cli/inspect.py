@@ -193,11 +193,11 @@ def status(
     differ."""
     from bolrl.executors import is_running
     from bolrl.inventory import take
-    from bolrl.results import cell_error, study_dir
+    from bolrl.results import cell_error, cells_dir
 
     s = _load_study(study, runnable=False, sets=sets, name=name)
     _vet_results(results, s.name)
-    if not (study_dir(results, s.name) / "cells").is_dir():
+    if not cells_dir(results, s.name).is_dir():
         err_console.print(f"[yellow]note:[/] no results of study {s.name!r} under {results} "
                           f"(is this the directory it ran in? pass --results)")
     inventory = take(s, results)

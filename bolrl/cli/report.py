@@ -121,10 +121,10 @@ def _rows_to_plot(s, study: str | None, results: Path, as_run: bool):
     or with `as_run` every finished cell as it ran where they are one configuration. Fails
     with the command that shows what there is when there is nothing of the kind asked for."""
     from bolrl.inventory import mixed_configurations, superseded, take
-    from bolrl.results import load_results, study_dir
+    from bolrl.results import cells_dir, load_results
 
     frame = load_results(results, s.name)
-    cells_dir = study_dir(results, s.name) / "cells"
+    cells_dir = cells_dir(results, s.name)
     if frame.empty:
         fail(f"no results for study {s.name!r} in {cells_dir}; run "
              f"`{_cmd('run-grid', study, results)}` first")
