@@ -124,9 +124,9 @@ def _rows_to_plot(s, study: str | None, results: Path, as_run: bool):
     from bolrl.results import cells_dir, load_results
 
     frame = load_results(results, s.name)
-    cells_dir = cells_dir(results, s.name)
+    folder = cells_dir(results, s.name)
     if frame.empty:
-        fail(f"no results for study {s.name!r} in {cells_dir}; run "
+        fail(f"no results for study {s.name!r} in {folder}; run "
              f"`{_cmd('run-grid', study, results)}` first")
     inventory = take(s, results)
     changed = "; ".join(f"{change} ({n} cells)" for change, n in inventory.changes_summary())
@@ -135,7 +135,7 @@ def _rows_to_plot(s, study: str | None, results: Path, as_run: bool):
         frame = frame[~frame["cell_id"].isin(superseded(frame))]
         problems = mixed_configurations(frame)
         if problems:
-            fail(f"the {frame['cell_id'].nunique()} cells in {cells_dir} are not one "
+            fail(f"the {frame['cell_id'].nunique()} cells in {folder} are not one "
                  f"configuration of study {s.name!r}, so --as-run would mix them in one "
                  f"curve: {'; '.join(problems[:4])}"
                  f"{'; ...' if len(problems) > 4 else ''}. Plot the current cells with "
@@ -149,7 +149,7 @@ def _rows_to_plot(s, study: str | None, results: Path, as_run: bool):
         others = frame["cell_id"].nunique()
         frame = frame[frame["cell_id"].isin(inventory.current)]
         if frame.empty:
-            fail(f"none of the {others} cells in {cells_dir} belongs to study {s.name!r} as its "
+            fail(f"none of the {others} cells in {folder} belongs to study {s.name!r} as its "
                  f"file stands now: {len(inventory.stale)} are stale ({changed}). See them as "
                  f"they ran: `{_cmd('plot', study, results, '--as-run')}`; run the study as it "
                  f"stands: `{_cmd('run-grid', study, results)}`")

@@ -268,6 +268,7 @@ def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list
               "mean success over the scaling curve.", "", to_markdown(table)]
     (out_dir / "REPORT.md").write_text("\n".join(lines) + "\n")
 
+
 def _header(name: str, results: pd.DataFrame, command: str, notes: list[str],
             partial: str) -> list[str]:
     """The report's title, how to regenerate it, provenance, size and cost."""
