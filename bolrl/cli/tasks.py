@@ -39,7 +39,6 @@ def tasks(
                                "task's demonstrations are, per style (bolrl/multimodality.py)."),
 ) -> None:
     """List the embedded tasks (sizes, horizon, expert success), or check an external one."""
-    from bolrl.demos import expert_success_rate
     from bolrl.envs import TASKS, get_task
     from bolrl.envs.suites import SUITES
 
@@ -58,6 +57,23 @@ def tasks(
     if suite != "embedded" and not suites[suite]:
         fail(f"--suite {suite}: {modules[suite].INSTALL}")
     names = suites[suite]
+    table = _tasks_table(names, suite, episodes, seed)
+    console.print(table)
+    if suite == "embedded":
+        for name in names:
+            console.print(f"{name}: {get_task(name).description}", markup=False)
+        for name, entry in SUITES.items():
+            console.print(f"{entry.doc} ({entry.prefix}...): bolrl tasks --suite {name}"
+                          if suites[name] else f"{entry.doc}: {modules[name].INSTALL}",
+                          markup=False)
+
+
+def _tasks_table(names: list[str], suite: str, episodes: int, seed: int) -> Table:
+    """The tasks' sizes, horizon and scripted experts' success (the multimodal expert's too,
+    for the embedded tasks), running each expert for `episodes` seeded episodes."""
+    from bolrl.demos import expert_success_rate
+    from bolrl.envs import get_task
+
     table = Table(title=f"bolrl tasks (expert success over {episodes} seeded episodes)")
     columns = ("task", "gym id", "obs", "act", "horizon", "expert")
     if suite == "embedded":
@@ -79,14 +95,7 @@ def tasks(
             else:
                 table.add_row(name, *sizes)
             progress.advance(job)
-    console.print(table)
-    if suite == "embedded":
-        for name in names:
-            console.print(f"{name}: {get_task(name).description}", markup=False)
-        for name, entry in SUITES.items():
-            console.print(f"{entry.doc} ({entry.prefix}...): bolrl tasks --suite {name}"
-                          if suites[name] else f"{entry.doc}: {modules[name].INSTALL}",
-                          markup=False)
+    return table
 
 
 def _print_modes(tasks: list, episodes: int, seed: int) -> None:
