@@ -354,3 +354,20 @@ def test_each_finding_carries_its_pairs_difference_at_round_0():
     q = {m.finding.claim: m for m in measure(ok_rows(frame))}["Q-function > imitation "
                                                               "(filtered BC)"]
     assert abs(q.base_interval.mean - 0.2) < 1e-9
+
+
+def test_the_diagnostics_table_shows_each_methods_last_round_and_only_columns_it_has():
+    from bolrl.report.tables import diagnostics_markdown
+
+    rows = ok_rows(synthetic_rows(seeds=2, tasks=("lift",), rounds=2))
+    rows["q_success"] = np.where(rows["algorithm"] == "iql", rows["round"] * 0.3, np.nan)
+    rows["demo_share_batch"] = 0.5
+    rows["train_s"] = rows["round"] * 2.0  # rounds 1, 2: a mean of 3 s
+    md = diagnostics_markdown(rows)
+    assert "| method | Q, successful episodes | demos in policy batches (%) |" in md
+    assert "Q, failed episodes" not in md and "actor" not in md  # no method has them
+    lines = {line.split(" | ")[0]: line for line in md.splitlines()[2:]}
+    recipe = next(v for k, v in lines.items() if "best-of-N" in k and "Gaussian" not in k)
+    assert recipe.endswith("| 0.60 | 50 | 3 |")  # Q at the last round (2 x 0.3), not the mean
+    bc = next(v for k, v in lines.items() if k.startswith("| Filtered BC, diffusion"))
+    assert "| - | 50 |" in bc

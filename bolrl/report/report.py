@@ -33,7 +33,13 @@ from bolrl.report.findings import (
 )
 from bolrl.report.paper import scaling_side_by_side, side_by_side
 from bolrl.report.shapes import has_paper_curves, shapes_figure, shapes_markdown
-from bolrl.report.tables import base_per_seed_markdown, summary_table, to_latex, to_markdown
+from bolrl.report.tables import (
+    base_per_seed_markdown,
+    diagnostics_markdown,
+    summary_table,
+    to_latex,
+    to_markdown,
+)
 
 PAUSE_S = 600.0  # no round at work for longer than this: the run was paused, not working
 
@@ -83,7 +89,8 @@ def build(results: pd.DataFrame, study_name: str, total_cells: int, out_dir: Pat
     base_md = base_per_seed_markdown(rows, band)
     demos_md = _multimodality_markdown(rows)
     _write_report(out_dir, study_name, results, figures, table, findings_md, paper_md,
-                  shapes_md, partial, command, notes or [], base_md, demos_md, videos_md)
+                  shapes_md, partial, command, notes or [], base_md, demos_md, videos_md,
+                  diagnostics_markdown(rows))
     return Report(out_dir, figures, table, findings_md, partial, judged)
 
 
@@ -225,7 +232,7 @@ def _multimodality_markdown(rows: pd.DataFrame) -> str:
 def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list[Path],
                   table: pd.DataFrame, findings_md: str, paper_md: str, shapes_md: str,
                   partial: str, command: str, notes: list[str], base_md: str,
-                  demos_md: str = "", videos_md: str = "") -> None:
+                  demos_md: str = "", videos_md: str = "", diagnostics_md: str = "") -> None:
     lines = _header(name, results, command, notes, partial)
     lines += ["", "## Findings", "",
               f"Statistic: {STATISTIC}. Interval and test: {METHOD}. Verdicts: *reproduced* "
@@ -263,6 +270,14 @@ def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list
         lines += ["## How multimodal the demonstrations are", "", demos_md]
     if base_md:
         lines += ["## Base policies per seed", "", base_md]
+    if diagnostics_md:
+        lines += ["## What each method's training looked like", "",
+                  "Per method, its cells' last round, mean over tasks and seeds (training "
+                  "seconds: over all its rounds): its critic's mean Q on transitions of "
+                  "successful and of failed autonomous episodes, the demonstrations' share of "
+                  "its policy's batches, its policy's BC loss on the episodes it had just "
+                  "collected (before training on them), its own actor's loss, and its "
+                  "compute.", "", diagnostics_md]
     lines += ["## Final success per method and task", "",
               "Success in %, mean over seeds with a 95% t-interval; gains in points; AUC: "
               "mean success over the scaling curve.", "", to_markdown(table)]

@@ -117,3 +117,40 @@ def base_per_seed_markdown(rows: pd.DataFrame, band: tuple[float, float]) -> str
     lines.insert(0, f"Band: {100 * lo:.0f}-{100 * hi:.0f}% (`[study].base_band`); "
                     f"{flagged} of {len(lines) - 2} bases outside it.\n")
     return "\n".join(lines) + "\n"
+
+
+# (column, heading, scale): the rows' diagnostics that say why a method's curve went as it did
+DIAGNOSTICS = (
+    ("q_success", "Q, successful episodes", 1.0),
+    ("q_failure", "Q, failed episodes", 1.0),
+    ("demo_share_batch", "demos in policy batches (%)", 100.0),
+    ("policy_loss_new", "BC loss on the round's new episodes", 1.0),
+    ("actor_loss", "its actor's loss", 1.0),
+    ("edit_share", "EXPO edit / bound (%)", 100.0),
+    ("train_s", "training s / round", 1.0),
+    ("policy_passes_per_action", "policy passes / action", 1.0),
+)
+
+
+def _digits(column: str, scale: float) -> int:
+    """Percentages, seconds and counts as integers; losses and Q with two decimals."""
+    return 0 if scale != 1.0 or column.endswith(("_s", "_action")) else 2
+
+
+def diagnostics_markdown(rows: pd.DataFrame) -> str:
+    """Per method, its cells' last round, mean over tasks and seeds: how well its critic tells
+    successful from failed episodes, its data share, how far its policy is from the episodes it
+    collected, its actor's loss, and its compute; a column only where some method has it."""
+    trained = rows[rows["round"] > 0]
+    if trained.empty:
+        return ""
+    last = trained[trained["round"] == trained.groupby("cell_id")["round"].transform("max")]
+    means = last.groupby("key")[[c for c, _, _ in DIAGNOSTICS]].mean()
+    means["train_s"] = trained.groupby("key")["train_s"].mean()
+    shown = [(c, h, k) for c, h, k in DIAGNOSTICS if means[c].notna().any()]
+    lines = ["| method | " + " | ".join(h for _, h, _ in shown) + " |",
+             "|---|" + "---|" * len(shown)]
+    for key, m in means.iterrows():
+        cells = ["-" if np.isnan(m[c]) else f"{k * m[c]:.{_digits(c, k)}f}" for c, _, k in shown]
+        lines.append(f"| {_name(key)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
