@@ -126,9 +126,13 @@ def expert_success(task, style: str, strategy: float | None, episodes: int, seed
     return float(np.mean(data.episode_success))
 
 
-def describe_odds(values: tuple[float, ...], odds: tuple[float, ...]) -> str:
-    angles = "/".join(f"{np.degrees(v):.0f}" for v in values)
+def describe_odds(values: tuple[float, ...], odds: tuple[float, ...], words: str = "") -> str:
+    """A strategy choice in words: its values (angles in degrees, unless the task names its
+    strategies in `words`) and their odds in %."""
     shares = "/".join(f"{100 * p:.0f}" for p in odds)
+    if words:
+        return f"{words} at {shares}"
+    angles = "/".join(f"{np.degrees(v):.0f}" for v in values)
     return f"{angles} deg at {shares}"
 
 
@@ -144,7 +148,8 @@ def measure(task, style: str, demos: int = 60, episodes: int = 50, seed: int = 0
     if not choice:
         return Measured(task.name, style, demos, rate, "", None)
     mean = mean_strategy(*choice)
-    return Measured(task.name, style, demos, rate, describe_odds(*choice),
+    words = getattr(task, "strategy_words", "")
+    return Measured(task.name, style, demos, rate, describe_odds(*choice, words),
                     expert_success(task, style, mean, episodes, seed),
                     expert_success(task, style, None, episodes, seed))
 

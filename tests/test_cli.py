@@ -54,7 +54,7 @@ def test_tasks_modes_measures_every_embedded_style(tmp_path, monkeypatch):
     result = runner.invoke(app, ["tasks", "--modes", "--episodes", "20"])
     assert result.exit_code == 0, result.output
     for task, style in [("lift", "multimodal"), ("nut-assembly", "scripted"),
-                        ("pick-place", "scripted")]:
+                        ("pick-place", "scripted"), ("pick-place-post", "multimodal")]:
         assert any(task in line and style in line for line in result.output.splitlines())
     assert "Mean-strategy success" in result.output
 

@@ -22,13 +22,49 @@ def success(task, style="multimodal", strategy=None, episodes=30) -> float:
     return float(eps.episode_success.mean())
 
 
-@pytest.mark.parametrize("name", ["lift", "nut-assembly"])
+@pytest.mark.parametrize("name", ["lift", "nut-assembly", "pick-place-post"])
 def test_each_strategy_succeeds_and_their_average_fails(name):
     task = get_task(name)
     a, b = task.STRATEGIES
     assert success(task, strategy=a) >= 0.9 and success(task, strategy=b) >= 0.9
     assert success(task, strategy=(a + b) / 2) <= 0.2  # the mean of the modes misses
     assert success(task) >= 0.9  # the multimodal expert, choosing per episode
+
+
+def crossing_sides(style: str, reset_seed: int, experts: int = 12) -> list[float]:
+    """pick-place-post from one reset state: the sign of the can's y where each of `experts`
+    experts of a style (seeded apart) carries it across x = 0, the post's x."""
+    import mujoco
+
+    from bolrl.envs import scene
+    from bolrl.envs.batched import step_data
+
+    task = get_task("pick-place-post")
+    model = mujoco.MjModel.from_xml_string(task.xml())
+    q0 = task.init_qpos(np.random.default_rng(reset_seed))
+    sides = []
+    for i in range(experts):
+        data = mujoco.MjData(model)
+        data.qpos[:] = q0
+        mujoco.mj_forward(model, data)
+        expert = task.expert(np.random.default_rng(i), style)
+        while data.qpos[6] < 0.0 and not expert.done:
+            action = expert.act(data.qpos.copy())
+            step_data(model, data, scene.action_to_ctrl(data.qpos[None].copy(), action[None])[0])
+        sides.append(float(np.sign(data.qpos[7])))
+    return sides
+
+
+def test_pick_place_post_scripted_passes_on_the_cans_side_multimodal_on_either():
+    """The scripted route is a function of the observation (the side of the post the can
+    starts on); the multimodal expert's is not: from one state it takes both sides."""
+    task = get_task("pick-place-post")
+    for reset_seed in (0, 1, 2):
+        start_y = task.init_qpos(np.random.default_rng(reset_seed))[7]
+        assert set(crossing_sides("scripted", reset_seed)) == {float(np.sign(start_y))}
+        multimodal = crossing_sides("multimodal", reset_seed)
+        assert 3 <= multimodal.count(1.0) <= 9 and multimodal.count(-1.0) + multimodal.count(
+            1.0) == len(multimodal)
 
 
 def _study(tmp_path, text):

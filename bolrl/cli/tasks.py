@@ -110,7 +110,7 @@ def _print_modes(tasks: list, episodes: int, seed: int) -> None:
             progress.advance(job)
     table = Table(title="How multimodal the demonstrations are")
     for col in multimodality.COLUMNS:
-        table.add_column(col, no_wrap=col == "task", overflow="fold")
+        table.add_column(col, no_wrap=col in ("task", "style"), overflow="fold")
     for row in multimodality.rows(measured):
         table.add_row(*row)
     console.print(table)

@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING
 from bolrl.envs.lift import Lift
 from bolrl.envs.nut_assembly import NutAssembly
 from bolrl.envs.pick_place import PickPlace
+from bolrl.envs.pick_place_post import PickPlacePost
 from bolrl.envs.task import Task
 
 if TYPE_CHECKING:
     from bolrl.envs.external import TaskSpec
 
-TASKS: dict[str, Task] = {task.name: task for task in (Lift(), PickPlace(), NutAssembly())}
+TASKS: dict[str, Task] = {task.name: task for task in (Lift(), PickPlace(), NutAssembly(),
+                                                   PickPlacePost())}
 
 
 def unknown_task_message(name: str) -> str:

@@ -17,6 +17,8 @@ at x = 0.12, y = 0, inner size 12 x 12 cm, walls 4 cm high.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from bolrl.envs import scene
@@ -34,6 +36,8 @@ HALF_HEIGHT = 0.04
 BIN = np.array([0.12, 0.0])
 BIN_INNER = 0.06
 WALL = 0.04
+# A route choice: the y (m) at which the can crosses x = 0, as a function of qpos.
+Route = Callable[[np.ndarray], float]
 
 
 def _bin_xml() -> str:
@@ -90,6 +94,15 @@ class PickPlace(Task):
         return inside & (qpos[:, 8] < 0.06)
 
     def expert(self, rng: np.random.Generator) -> WaypointExpert:
+        return WaypointExpert(self.waypoints(rng), rng, **expert_variability(rng))
+
+    def waypoints(self, rng: np.random.Generator,
+                  detour: Callable[[np.random.Generator], Route] | None = None
+                  ) -> list[Waypoint]:
+        """One episode's waypoints: grasp the can, (rise,) carry it over the bin, lower, let go.
+        `detour` (a variant's route choice, drawn after this expert's own draws) gives the y,
+        as a function of qpos, at which the can crosses x = 0 on its way; without it the can
+        goes straight to the bin."""
         offset = rng.normal(0.0, 0.003, 2)
         grasp_z = rng.uniform(0.015, 0.03)
         carry_z = rng.uniform(0.11, 0.16)
@@ -97,6 +110,7 @@ class PickPlace(Task):
         drop = BIN + rng.uniform(-0.025, 0.025, 2)
         rise_first = rng.random() < 0.5
         yaw0 = rng.uniform(-0.6, 0.6)
+        via_y = None if detour is None else detour(rng)
 
         def above_can(q):
             return np.r_[q[6:8] + offset, grasp_z + 0.1], yaw0
@@ -107,6 +121,9 @@ class PickPlace(Task):
         def lifted(q):
             return np.r_[q[0:2], carry_z], q[3]
 
+        def via(q):
+            return np.r_[q[0:2] + np.r_[0.0, via_y(q)] - q[6:8], carry_z], q[3]
+
         def over_bin(q):
             # Servo the can (not the gripper) over the drop point.
             return np.r_[q[0:2] + drop - q[6:8], carry_z], q[3]
@@ -114,19 +131,21 @@ class PickPlace(Task):
         def lowered(q):
             return np.r_[q[0:2] + drop - q[6:8], 0.045], q[3]
 
+        def in_hand(q):
+            return q[8] > HALF_HEIGHT + 0.03
+
         waypoints = [
             Waypoint(above_can, -1.0, tol=0.01),
             Waypoint(at_can, -1.0),
             Waypoint(stay, 1.0, tol=1.0, hold=4, check_yaw=False),
         ]
-        def in_hand(q):
-            return q[8] > HALF_HEIGHT + 0.03
-
-        if rise_first:
+        if rise_first or via_y is not None:
             waypoints.append(Waypoint(lifted, 1.0, tol=0.015, check_yaw=False, verify=in_hand))
+        if via_y is not None:
+            waypoints.append(Waypoint(via, 1.0, tol=0.02, check_yaw=False))
         waypoints += [
             Waypoint(over_bin, 1.0, tol=0.008, check_yaw=False),
             Waypoint(lowered, 1.0, tol=0.008, check_yaw=False),
             Waypoint(stay, -1.0, tol=1.0, hold=6, check_yaw=False),
         ]
-        return WaypointExpert(waypoints, rng, **expert_variability(rng))
+        return waypoints

@@ -128,6 +128,8 @@ class Task:
     # those of `expert(strategy=...)`. Empty where the expert makes no such choice. What
     # `bolrl.multimodality` averages to find what a mean-seeking imitator would do.
     STRATEGY_ODDS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+    # The strategies in words where they are not angles (e.g. "right/left of the post").
+    strategy_words: str = ""
 
     def choose_strategy(self, rng: np.random.Generator, style: str,
                         strategy: float | None) -> float:

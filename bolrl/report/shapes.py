@@ -26,8 +26,9 @@ METHODS = (BC, FILTERED_BC, RECIPE)
 
 # Our task -> the paper's task it is (robomimic's) or stands in for (the embedded tasks), and
 # the paper's curves there (IL, filtered IL, value-based; success in % per iteration, M = 200).
-PAPER_TASK = {"lift": "Lift", "pick-place": "Can", "nut-assembly": "Square",
-              "robomimic/lift": "Lift", "robomimic/can": "Can", "robomimic/square": "Square"}
+PAPER_TASK = {"lift": "Lift", "pick-place": "Can", "pick-place-post": "Can",
+              "nut-assembly": "Square", "robomimic/lift": "Lift", "robomimic/can": "Can",
+              "robomimic/square": "Square"}
 PAPER_CURVES: dict[str, dict[str, list[float]]] = {
     "Lift": {
         BC: [49.7, 49.9, 50.5, 50.1, 50.0, 50.0, 49.4, 48.6, 47.7, 47.5, 47.4],
