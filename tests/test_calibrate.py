@@ -96,10 +96,10 @@ def test_show_prints_what_the_study_can_detect_and_what_more_would_cost():
     result = runner.invoke(app, ["show", "paper", "--results", "/nonexistent"])
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
-    assert "3 tasks x 3 seeds = 9 pairs per finding" in out and "prior:" in out
+    assert "3 tasks x 5 seeds = 15 pairs per finding" in out and "prior:" in out
     assert "smallest difference detected with 80% power" in out
     assert "the paper's Q-function > imitation (filtered BC): +9 points: below what it detects" \
         in out
-    assert "2x seeds (6):" in out and "2x evaluation episodes (100):" in out
+    assert "2x seeds (10):" in out and "2x evaluation episodes (100):" in out
     quick = " ".join(runner.invoke(app, ["show", "quick"]).output.split())
     assert "fewer than 6 pairs: its findings are descriptive only" in quick

@@ -26,7 +26,10 @@ KNOWN_STALE = {
 
 
 def reference_studies() -> list[str]:
-    return sorted(p.parent.name for p in RESULTS.glob("*/cells") if p.is_dir())
+    """The results folders of the study files in studies/ (not, say, a local checkout's
+    `paper.calibration` or `quick+lr=3e-4`, which no clone has)."""
+    return sorted(p.parent.name for p in RESULTS.glob("*/cells")
+                  if p.is_dir() and (ROOT / "studies" / f"{p.parent.name}.toml").exists())
 
 
 def test_the_known_stale_list_names_reference_folders():
