@@ -234,7 +234,8 @@ class Agent:
         g = self._generator(self.seed + DIAGNOSTIC_STREAM)
         if extractor is not None and critic is not None:
             idx = mixed_batch(*policy_pools, DIAGNOSTIC_ROWS, self.cfg.train.demo_fraction, g)
-            out.update(extractor.diagnostics(critic, take(tensors, idx), self.params))
+            out.update(extractor.diagnostics(critic, take(tensors, idx), self.params,
+                                             self.acting_policy, g))
         if critic is not None and data.n_transitions > n_demo:
             q = critic.q_min(tensors["obs"][n_demo:], tensors["chunks"][n_demo:]).cpu().numpy()
             success = data.transition_success[n_demo:]

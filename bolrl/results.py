@@ -59,6 +59,8 @@ SCHEMA: dict[str, str] = {
     "q_success": "float64",  # mean Q on transitions of successful autonomous episodes
     "q_failure": "float64",  # ... of failed ones
     "edit_share": "float64",  # EXPO: its edits' mean size, a share of their bound
+    # best-of-N / softmax-of-N: the chosen candidate's expected Q minus the N candidates' mean
+    "choice_q_gain": "float64",
     # compute: the policy's network passes per decision (samples x denoising steps; 1 for a
     # one-step actor), beside grad_steps and the round's seconds below
     "policy_passes_per_action": "float64",

@@ -302,9 +302,10 @@ def _check_calibration(path: Path, study, tasks: dict) -> None:
         raise StudyError(f"{path}: [study].base_band must be [low, high] with 0 <= low < high "
                          f"<= 1, got {band!r}")
     for task, bounds in study.demos_bounds.items():
-        if task not in tasks:
-            raise StudyError(f"{path}: [study].demos_bounds: {task!r} is not one of the study's "
-                             f"tasks: {', '.join(tasks)}" + _suggest(str(task), tasks))
+        # any known task, as in [study].demos, so that --set study.tasks=[...] can shrink a study
+        if task not in tasks and task not in TASKS:
+            raise StudyError(f"{path}: [study].demos_bounds: unknown task {task!r}; the study's "
+                             f"tasks are: {', '.join(tasks)}" + _suggest(str(task), tasks))
         if (not isinstance(bounds, list) or len(bounds) != 2
                 or not all(_is_count(b, 1) for b in bounds) or bounds[0] > bounds[1]):
             raise StudyError(f"{path}: [study].demos_bounds.{task} must be [least, most] with "

@@ -8,6 +8,7 @@ import torch
 from bolrl.agent import Agent
 from bolrl.bench import synthetic_episodes
 from bolrl.config import AgentConfig, ExtractionTable
+from bolrl.extraction import BestOfN, SoftmaxOfN, choice_q_gain
 from bolrl.extraction.dsrl import DSRL
 from bolrl.extraction.expo import EXPO
 from bolrl.extraction.fql import FQL, fql_loss
@@ -300,3 +301,28 @@ def test_compute_per_action_counts_samples_and_denoising_steps():
               for x in ("none", "awr", "best-of-n", "pa-rl", "expo", "fql", "dsrl")}
     assert passes == {"none": 10, "awr": 10, "best-of-n": 160, "pa-rl": 160, "expo": 160,
                       "fql": 1, "dsrl": 10}
+
+
+def test_the_q_gain_of_a_choice_is_zero_when_uniform_and_the_q_it_adds_when_argmax():
+    q = torch.tensor([[0.0, 1.0], [2.0, 2.0]])
+    assert choice_q_gain(q, torch.full_like(q, 0.5)) == 0.0
+    argmax = BestOfN().choice_probs(q, ExtractionTable())
+    assert choice_q_gain(q, argmax) == pytest.approx(0.25)  # (1 - 0.5 + 2 - 2) / 2
+
+
+def test_softmax_of_n_at_a_small_beta_chooses_as_the_policy_alone_would():
+    """Candidates 0.02 apart on a critic of slope 1: Q differs by about 0.02 among them, as
+    the sparse-reward critics' do. softmax(3 Q) is then nearly uniform (the method acts as its
+    BC policy), softmax(1e4 Q) is best-of-N; the diagnostic says which."""
+    critic, policy = Bowl([0.5]), Fixed([0.0])
+    batch = {"obs": torch.zeros((16 * 64, 2))}
+
+    def gain(extractor, beta):
+        g = torch.Generator().manual_seed(0)
+        params = ExtractionTable(n_samples=16, awr_beta=beta)
+        return extractor.diagnostics(critic, batch, params, policy, g)["choice_q_gain"]
+
+    best = gain(BestOfN(), 3.0)
+    assert 0.02 < best < 0.05  # about 1.8 sd of the candidates' Q, for the best of 16
+    assert gain(SoftmaxOfN(), 3.0) < 0.1 * best
+    assert gain(SoftmaxOfN(), 1e4) > 0.9 * best

@@ -52,6 +52,14 @@ def test_calibrate_runs_on_calibration_seeds_and_prints_every_point(tmp_path):
     assert len(list((tmp_path / "r" / "cal.calibration" / "cells").glob("*"))) == len(runs)
 
 
+def test_demos_bounds_may_name_any_known_task_but_not_an_unknown_one(tmp_path):
+    """As [study].demos: a study shrunk with --set study.tasks=[...] keeps its other tasks'
+    bounds; a misspelt task is an error that names the study's tasks."""
+    load_study(_study(tmp_path, "demos_bounds = { lift = [2, 4], nut-assembly = [4, 40] }"))
+    with pytest.raises(StudyError, match="demos_bounds: unknown task 'lfit'.*did you mean"):
+        load_study(_study(tmp_path, "demos_bounds = { lfit = [2, 4] }"))
+
+
 def test_calibration_seeds_must_be_held_out(tmp_path):
     path = _study(tmp_path, "calibration_seeds = [0, 9]")
     result = runner.invoke(app, ["calibrate", str(path)])

@@ -498,7 +498,10 @@ def test_demo_fraction_holds_in_policy_batches_but_not_critic_batches(monkeypatc
     assert np.mean(policy[:20]) == pytest.approx(0.5)
     assert np.mean(critic) < 0.2  # the demonstrations' natural share is 10%
     assert out["demo_share_batch"] == 0.5 and out["demo_share_data"] == pytest.approx(0.1)
-    assert 0 < out["awr_ess"] <= 1
+    assert 0 < out["awr_ess"] <= 1 and "choice_q_gain" not in out
+    cfg = config(algorithm="iql", extraction="best-of-n", policy="gaussian", hidden=16,
+                 layers=1, critic_hidden=16, batch_size=200, demo_fraction=0.5)
+    assert Agent(cfg, 3, 1, seed=0).train(demos, autonomous, 20)["choice_q_gain"] >= 0
 
 
 def test_noise_goes_to_the_listed_action_dimensions_only():

@@ -96,9 +96,11 @@ class Extractor(nn.Module):
         return policy
 
     @torch.no_grad()
-    def diagnostics(self, critic: Critic | None, batch: dict,
-                    p: ExtractionTable) -> dict[str, float]:
-        """Figures that explain this method's training on a batch (recorded per round)."""
+    def diagnostics(self, critic: Critic | None, batch: dict, p: ExtractionTable,
+                    policy: Policy | None = None,
+                    g: torch.Generator | None = None) -> dict[str, float]:
+        """Figures that explain this method's training on a batch (recorded per round);
+        `policy` is the acting policy, `g` a random stream of the diagnostics' own."""
         return {}
 
     @torch.no_grad()
@@ -130,7 +132,7 @@ class AWR(Extractor):
         return awr_weights(q, critic.value(batch["obs"]), p.awr_beta, p.awr_max_weight)
 
     @torch.no_grad()
-    def diagnostics(self, critic, batch, p):
+    def diagnostics(self, critic, batch, p, policy=None, g=None):
         return {"awr_ess": effective_sample_size(self._weights(critic, batch, p))}
 
 
@@ -146,15 +148,34 @@ class DDPGBC(Extractor):
 class BestOfN(Extractor):
     @torch.no_grad()
     def act(self, policy, critic, obs, p, g):
+        candidates, q = self.scored(policy, critic, obs, p, g)
+        return self.choose(candidates, q, p, g)
+
+    @staticmethod
+    def scored(policy, critic, obs, p, g) -> tuple[torch.Tensor, torch.Tensor]:
+        """N policy samples per observation and the critic's Q of each: (B, N, A), (B, N)."""
         candidates = policy.sample(obs, p.n_samples, g)  # (B, N, H * A)
         b, n, d = candidates.shape
         q = critic.q_min(obs.repeat_interleave(n, 0), candidates.reshape(b * n, d), target=True)
-        return self.choose(candidates, q.view(b, n), p, g)
+        return candidates, q.view(b, n)
 
     def choose(self, candidates: torch.Tensor, q: torch.Tensor, p: ExtractionTable,
                g: torch.Generator) -> torch.Tensor:
         """One of N scored candidates per observation: (B, N, A), (B, N) -> (B, A)."""
         return best_of_n(candidates, q)
+
+    def choice_probs(self, q: torch.Tensor, p: ExtractionTable) -> torch.Tensor:
+        """The probability of choosing each of N scored candidates, (B, N) -> (B, N)."""
+        return torch.nn.functional.one_hot(q.argmax(dim=1), q.shape[1]).to(q.dtype)
+
+    @torch.no_grad()
+    def diagnostics(self, critic, batch, p, policy=None, g=None):
+        """`choice_q_gain`: what the choice adds by the critic's own measure, at every
+        CHOICE_STRIDE-th state of the batch (demonstrations' and autonomous states alike)."""
+        if policy is None or critic is None:
+            return {}
+        _, q = self.scored(policy, critic, batch["obs"][::CHOICE_STRIDE], p, g)
+        return {"choice_q_gain": choice_q_gain(q, self.choice_probs(q, p))}
 
 
 class SoftmaxOfN(BestOfN):
@@ -162,6 +183,20 @@ class SoftmaxOfN(BestOfN):
 
     def choose(self, candidates, q, p, g):
         return softmax_of_n(candidates, q, p.awr_beta, g)
+
+    def choice_probs(self, q, p):
+        return torch.softmax(p.awr_beta * q, dim=1)
+
+
+# the diagnostics score every 16th state of a diagnostic batch (4096 rows: 256 states)
+CHOICE_STRIDE = 16
+
+
+def choice_q_gain(q: torch.Tensor, probs: torch.Tensor) -> float:
+    """The expected Q of the chosen candidate minus the mean Q of all N, averaged over
+    observations, (B, N), (B, N) -> float: 0 for a uniform choice (the policy acting by
+    itself), half the candidates' Q spread or so for the argmax."""
+    return float(((probs * q).sum(dim=1) - q.mean(dim=1)).mean())
 
 
 def softmax_of_n(candidates: torch.Tensor, q: torch.Tensor, beta: float,

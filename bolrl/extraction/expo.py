@@ -73,7 +73,7 @@ class EXPO(Extractor):
         return best_of_n(candidates, q.view(b, m))
 
     @torch.no_grad()
-    def diagnostics(self, critic, batch, p):
+    def diagnostics(self, critic, batch, p, policy=None, g=None):
         """The mean size of the (deterministic) edit of the batch's actions, as a share of its
         bound: 0 when the edit policy leaves the base alone, 1 when it edits to the bound."""
         delta, _ = self.edit(torch.cat([batch["obs"], batch["chunks"]], dim=-1), None,

@@ -127,13 +127,18 @@ DIAGNOSTICS = (
     ("policy_loss_new", "BC loss on the round's new episodes", 1.0),
     ("actor_loss", "its actor's loss", 1.0),
     ("edit_share", "EXPO edit / bound (%)", 100.0),
+    ("awr_ess", "AWR weights' ESS (%)", 100.0),
+    ("choice_q_gain", "Q gain of the choice", 1.0),
     ("train_s", "training s / round", 1.0),
     ("policy_passes_per_action", "policy passes / action", 1.0),
 )
 
 
 def _digits(column: str, scale: float) -> int:
-    """Percentages, seconds and counts as integers; losses and Q with two decimals."""
+    """Percentages, seconds and counts as integers; losses and Q with two decimals, the small
+    Q gain of a choice among samples with three."""
+    if column == "choice_q_gain":
+        return 3
     return 0 if scale != 1.0 or column.endswith(("_s", "_action")) else 2
 
 
