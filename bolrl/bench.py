@@ -300,11 +300,11 @@ def _bench_cell_worker(study_path: str, rounds: int) -> dict:
 
 def project_study(study_path: Path, workers: int) -> dict:
     """The cost model's projection of a whole study on `workers` cores."""
-    from bolrl.cost import estimate_seconds
+    from bolrl.cost import study_seconds
     from bolrl.study import load_study
 
     study = load_study(study_path)
-    total = sum(estimate_seconds(c) for c in study.cells)
+    total = sum(study_seconds(study.cells))
     return {"study": study.name, "cells": len(study.cells), "core_hours": round(total / 3600, 2),
             "projected_wall_h": round(total / 3600 / workers, 2), "workers": workers}
 

@@ -312,3 +312,19 @@ def test_the_flow_policy_and_the_qc_critic_run_through_run_grid_status_and_plot(
     assert qc["critic_q_loss"].notna().all() and qc["critic_v_loss"].isna().all()
     plot = runner.invoke(app, ["plot", *args, "--format", "png"])
     assert plot.exit_code == 0, plot.output
+
+
+def test_the_cost_model_prices_a_shared_base_policy_once():
+    """`bolrl show`'s total: a base policy is trained once per study (bolrl.bases), so the
+    cells that load it are priced without it."""
+    from bolrl.bases import policy_key
+    from bolrl.cost import base_seconds, estimate_seconds, study_seconds
+
+    study = load_study(ROOT / "studies" / "paper.toml", runnable=False)
+    shared = study_seconds(study.cells)
+    bases = {policy_key(c): base_seconds(c) for c in study.cells}
+    assert len(bases) == 3 * 5 * 2  # tasks x seeds x (diffusion, Gaussian)
+    alone = [estimate_seconds(c) for c in study.cells]
+    assert sum(alone) - sum(shared) == pytest.approx(
+        sum(base_seconds(c) for c in study.cells) - sum(bases.values()))
+    assert all(0 < s <= a for s, a in zip(shared, alone, strict=True))

@@ -46,7 +46,7 @@ def show(
     """Print a study's grid without running it: cells, dropped combinations, estimated cost,
     and the smallest difference it can detect (from its rows in --results where it has some,
     else from a stated prior), beside the paper's and against more seeds or episodes."""
-    from bolrl.cost import estimate_seconds
+    from bolrl.cost import study_seconds
 
     if keys:
         from bolrl.study import keys_markdown
@@ -73,7 +73,7 @@ def show(
         for c in s.cells:
             print(c.cell_id)
         return
-    estimates = [estimate_seconds(c) for c in s.cells]
+    estimates = study_seconds(s.cells)
     _print_cells(s, estimates)
     for point, reason in s.dropped:
         console.print(f"dropped {point['algorithm']} + extraction {point['extraction']}: {reason}")
@@ -129,7 +129,7 @@ def _print_design(s, results: Path, total: float, workers: int) -> None:
     import dataclasses
 
     from bolrl import design
-    from bolrl.cost import estimate_seconds
+    from bolrl.cost import study_seconds
     from bolrl.inventory import take
     from bolrl.report.findings import ALPHA, FINDINGS, MIN_PAIRS
     from bolrl.results import load_results
@@ -170,7 +170,7 @@ def _print_design(s, results: Path, total: float, workers: int) -> None:
                           f"{'detectable' if claimed >= 100 * now else 'below what it detects'}",
                           markup=False)
     more_eval = [dataclasses.replace(c, eval_episodes=2 * c.eval_episodes) for c in s.cells]
-    extra_eval = sum(estimate_seconds(c) for c in more_eval) - total
+    extra_eval = sum(study_seconds(more_eval)) - total
     console.print(f"  2x seeds ({2 * seeds}): {mdd(2 * seeds, episodes)}, about "
                   f"+{_fmt_duration(total / workers)} with {_count(workers, 'worker')}",
                   markup=False)
