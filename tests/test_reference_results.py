@@ -20,7 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 
 KNOWN_STALE = {
-    "paper": "ran at eb40442: critic.target_tau 0.005 (now 0.02), demonstrations v1",
     "metaworld": "ran at e8e92b5/844db69: demonstrations v1, pick-place with 15 demos (now 10)",
 }
 
