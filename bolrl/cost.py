@@ -69,7 +69,7 @@ def estimate_seconds(cell: Cell) -> float:
     size = policy.relative_size(net)
     passes = policy.passes_per_sample(net)
     critic_scale = _critic_scale(net.critic_hidden, net.critic_layers)
-    bc_step = _step(BC_STEP_S, size * batch)
+    bc_step = _bc_step(cell)
     step = bc_step
     if critic:
         step += _step(CRITIC_STEP_S, critic_scale * batch)
@@ -91,10 +91,15 @@ def estimate_seconds(cell: Cell) -> float:
     return base_seconds(cell) + grad_steps * step + env_steps * (env_step_s + act)
 
 
+def _bc_step(cell: Cell) -> float:
+    """Seconds of one behaviour-cloning gradient step of the cell's policy."""
+    size = POLICIES[cell.policy].relative_size(cell.networks)
+    return _step(BC_STEP_S, size * cell.train.batch_size / 256)
+
+
 def base_seconds(cell: Cell) -> float:
     """The training of the cell's base policy (round 0)."""
-    size = POLICIES[cell.policy].relative_size(cell.networks)
-    return cell.train.steps_round0 * _step(BC_STEP_S, size * cell.train.batch_size / 256)
+    return cell.train.steps_round0 * _bc_step(cell)
 
 
 def study_seconds(cells: list[Cell]) -> list[float]:

@@ -27,6 +27,15 @@ def write_study(tmp_path, text: str) -> Path:
     return path
 
 
+def test_eta_is_the_runs_mean_pace_not_a_bursty_window():
+    from bolrl.cli.run import eta_seconds
+
+    assert eta_seconds(120.0, 0, 10) is None  # nothing run yet: no estimate
+    # 4 rounds in 10 minutes, 36 left: 90 minutes, whatever the last burst's rate was
+    assert eta_seconds(600.0, 4, 36) == pytest.approx(5400.0)
+    assert eta_seconds(600.0, 4, 0) == 0.0
+
+
 def test_run_grid_smoke_end_to_end(tmp_path):
     result = runner.invoke(app, ["run-grid", str(SMOKE), "--results", str(tmp_path),
                                  "--workers", "2"])

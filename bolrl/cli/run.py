@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import typer
@@ -42,10 +43,19 @@ def _plain(line: str) -> None:
     sys.stdout.flush()
 
 
-def _eta(task) -> str:
-    """'about 12m left' from a rich progress task's own rate (or 'no estimate yet')."""
-    left = task.time_remaining
-    return f"about {_fmt_duration(left)} left" if left is not None else "no estimate yet"
+def eta_seconds(elapsed_s: float, rounds_done: int, rounds_left: int) -> float | None:
+    """Seconds left at this run's mean pace: the wall time per cell-round run so far (rounds
+    resumed or skipped from earlier runs not counted) times the cell-rounds left; None before
+    the first round. The mean over the whole run, not a recent window: with several workers
+    rounds finish in bursts, and a window's rate jumps from one line to the next."""
+    if rounds_done <= 0:
+        return None
+    return elapsed_s / rounds_done * max(rounds_left, 0)
+
+
+def _eta(left_s: float | None) -> str:
+    """'about 12m left' (or 'no estimate yet')."""
+    return f"about {_fmt_duration(left_s)} left" if left_s is not None else "no estimate yet"
 
 
 def _open_log(results: Path, s, cells: list):
@@ -104,6 +114,7 @@ class _RunProgress:
         self.lines: dict[str, int] = {}
         self.done_rounds: dict[str, int] = {}
         self.finished: list[str] = []
+        self.started = time.monotonic()
 
     def line(self, text: str, terminal_too: bool = False) -> None:
         """To the log file always; to the console where there is no terminal, or always
@@ -137,9 +148,12 @@ class _RunProgress:
                         description=f"  {cell.label}: round {round_index} {phase}")
         if phase == "done":
             rate = f", success {success[0]:.2f}" if success else ""
+            completed = progress.tasks[self.overall].completed
+            left = eta_seconds(time.monotonic() - self.started, sum(self.done_rounds.values()),
+                               self.total_rounds - int(completed))
             self.line(f"{cell.label} ({cell_id}): round {round_index} done{rate}; "
-                      f"{progress.tasks[self.overall].completed:.0f}/{self.total_rounds} "
-                      f"cell-rounds of the run, {_eta(progress.tasks[self.overall])}")
+                      f"{completed:.0f}/{self.total_rounds} cell-rounds of the run, "
+                      f"{_eta(left)}")
 
     def _done(self, cell, cell_id: str, final) -> None:
         if cell_id in self.lines:

@@ -145,6 +145,10 @@ class DDPGBC(Extractor):
         return bc - lam * q.mean()
 
 
+# the diagnostics score every 16th state of a diagnostic batch (4096 rows: 256 states)
+CHOICE_STRIDE = 16
+
+
 class BestOfN(Extractor):
     @torch.no_grad()
     def act(self, policy, critic, obs, p, g):
@@ -185,11 +189,7 @@ class SoftmaxOfN(BestOfN):
         return softmax_of_n(candidates, q, p.awr_beta, g)
 
     def choice_probs(self, q, p):
-        return torch.softmax(p.awr_beta * q, dim=1)
-
-
-# the diagnostics score every 16th state of a diagnostic batch (4096 rows: 256 states)
-CHOICE_STRIDE = 16
+        return softmax_probs(q, p.awr_beta)
 
 
 def choice_q_gain(q: torch.Tensor, probs: torch.Tensor) -> float:
@@ -199,9 +199,14 @@ def choice_q_gain(q: torch.Tensor, probs: torch.Tensor) -> float:
     return float(((probs * q).sum(dim=1) - q.mean(dim=1)).mean())
 
 
+def softmax_probs(q: torch.Tensor, beta: float) -> torch.Tensor:
+    """Softmax-of-n's probability of each of N candidates, softmax(beta q): (B, N) -> (B, N)."""
+    return torch.softmax(beta * q, dim=1)
+
+
 def softmax_of_n(candidates: torch.Tensor, q: torch.Tensor, beta: float,
                  g: torch.Generator) -> torch.Tensor:
     """One candidate per observation, drawn with probability softmax(beta q): (B, N, A),
     (B, N) -> (B, A). As beta grows this is best-of-n; beta = 0 picks uniformly."""
-    choice = torch.multinomial(torch.softmax(beta * q, dim=1), 1, generator=g).squeeze(1)
+    choice = torch.multinomial(softmax_probs(q, beta), 1, generator=g).squeeze(1)
     return candidates[torch.arange(candidates.shape[0], device=choice.device), choice]
