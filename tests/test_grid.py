@@ -36,6 +36,21 @@ def test_eta_is_the_runs_mean_pace_not_a_bursty_window():
     assert eta_seconds(600.0, 4, 0) == 0.0
 
 
+def test_eta_prices_a_slow_methods_rounds_higher():
+    """The beyond study runs Q-chunking's backup (N policy samples at every next state) last:
+    an ETA counting rounds alike promised its end far too early."""
+    from bolrl.cli.run import eta_seconds, round_prices
+
+    cells = load_study(ROOT / "studies" / "beyond.toml").cells
+    prices = round_prices(cells)
+    by = {(c.algorithm, c.extraction, c.policy): prices[c.cell_id] for c in cells}
+    assert by[("qc", "best-of-n", "diffusion")] > 2 * by[("iql", "best-of-n", "diffusion")]
+    recipe = by[("iql", "best-of-n", "diffusion")]
+    qc = by[("qc", "best-of-n", "diffusion")]
+    # 10 minutes for 10 of the recipe's rounds; 10 qc rounds left take longer than 10 minutes
+    assert eta_seconds(600.0, 10 * recipe, 10 * qc) > 1200.0
+
+
 def test_run_grid_smoke_end_to_end(tmp_path):
     result = runner.invoke(app, ["run-grid", str(SMOKE), "--results", str(tmp_path),
                                  "--workers", "2"])

@@ -43,14 +43,29 @@ def _plain(line: str) -> None:
     sys.stdout.flush()
 
 
-def eta_seconds(elapsed_s: float, rounds_done: int, rounds_left: int) -> float | None:
-    """Seconds left at this run's mean pace: the wall time per cell-round run so far (rounds
-    resumed or skipped from earlier runs not counted) times the cell-rounds left; None before
-    the first round. The mean over the whole run, not a recent window: with several workers
-    rounds finish in bursts, and a window's rate jumps from one line to the next."""
-    if rounds_done <= 0:
+def eta_seconds(elapsed_s: float, done_price: float, left_price: float) -> float | None:
+    """Seconds left at this run's own pace: its wall time so far per priced second of the
+    cell-rounds it finished (rounds resumed or skipped from earlier runs not counted), times
+    the price of the cell-rounds left; None before the first round. Prices are the cost
+    model's (round_prices), so a grid whose slow methods run last is not promised an early
+    end; and the pace is the whole run's, not a recent window: with several workers rounds
+    finish in bursts, and a window's rate jumps from one line to the next."""
+    if done_price <= 0:
         return None
-    return elapsed_s / rounds_done * max(rounds_left, 0)
+    return elapsed_s / done_price * max(left_price, 0.0)
+
+
+def round_prices(cells: list) -> dict[str, float]:
+    """Each cell's price of one round, its cost-model estimate (bolrl.cost.study_seconds)
+    over its rounds; only the ratios matter. Equal prices where a cell cannot be priced."""
+    from bolrl.cost import study_seconds
+
+    try:
+        seconds = study_seconds(cells)
+    except Exception:  # noqa: BLE001 - an estimate must never stop a run (a task that fails to build fails in its cell, with its own error)
+        return {c.cell_id: 1.0 for c in cells}
+    return {c.cell_id: max(s, 1e-9) / (c.rounds + 1) for c, s in zip(cells, seconds,
+                                                                     strict=True)}
 
 
 def _eta(left_s: float | None) -> str:
@@ -115,6 +130,17 @@ class _RunProgress:
         self.done_rounds: dict[str, int] = {}
         self.finished: list[str] = []
         self.started = time.monotonic()
+        self.prices = round_prices(cells)
+
+    def _price(self, rounds: dict[str, int]) -> float:
+        return sum(self.prices[cell_id] * n for cell_id, n in rounds.items())
+
+    def _rounds_left(self) -> dict[str, int]:
+        """Cell-rounds not yet run, of the cells not finished (a resumed cell's earlier rounds
+        counted as left: a slight over-estimate until it finishes)."""
+        finished = set(self.finished)
+        return {c.cell_id: c.rounds + 1 - self.done_rounds.get(c.cell_id, 0)
+                for c in self.cells if c.cell_id not in finished}
 
     def line(self, text: str, terminal_too: bool = False) -> None:
         """To the log file always; to the console where there is no terminal, or always
@@ -149,8 +175,8 @@ class _RunProgress:
         if phase == "done":
             rate = f", success {success[0]:.2f}" if success else ""
             completed = progress.tasks[self.overall].completed
-            left = eta_seconds(time.monotonic() - self.started, sum(self.done_rounds.values()),
-                               self.total_rounds - int(completed))
+            left = eta_seconds(time.monotonic() - self.started, self._price(self.done_rounds),
+                               self._price(self._rounds_left()))
             self.line(f"{cell.label} ({cell_id}): round {round_index} done{rate}; "
                       f"{completed:.0f}/{self.total_rounds} cell-rounds of the run, "
                       f"{_eta(left)}")
