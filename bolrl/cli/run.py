@@ -60,9 +60,11 @@ def round_prices(cells: list) -> dict[str, float]:
     over its rounds; only the ratios matter. Equal prices where a cell cannot be priced."""
     from bolrl.cost import study_seconds
 
+    # an estimate must never stop a run: a task that fails to build fails in its own cell,
+    # with its own error
     try:
         seconds = study_seconds(cells)
-    except Exception:  # noqa: BLE001 - an estimate must never stop a run (a task that fails to build fails in its cell, with its own error)
+    except Exception:  # noqa: BLE001
         return {c.cell_id: 1.0 for c in cells}
     return {c.cell_id: max(s, 1e-9) / (c.rounds + 1) for c, s in zip(cells, seconds,
                                                                      strict=True)}
