@@ -371,3 +371,29 @@ def test_the_diagnostics_table_shows_each_methods_last_round_and_only_columns_it
     assert recipe.endswith("| 0.60 | 50 | 3 |")  # Q at the last round (2 x 0.3), not the mean
     bc = next(v for k, v in lines.items() if k.startswith("| Filtered BC, diffusion"))
     assert "| - | 50 |" in bc
+
+
+def test_log_dodge_spreads_only_points_that_share_an_x():
+    from bolrl.report.figures import log_dodge
+
+    xs = log_dodge([160.0, 1.0, 160.0, 10.0, 160.0])
+    assert xs[1] == 1.0 and xs[3] == 10.0  # alone at their count: not moved
+    assert xs[0] < xs[2] < xs[4]  # the three at 160 side by side, in order
+    assert xs[2] == pytest.approx(160.0)  # ... around their true count
+    assert xs[0] * xs[4] == pytest.approx(160.0**2)  # symmetric on the log axis
+
+
+def test_diagnostics_sentence_names_only_the_columns_the_table_shows():
+    from bolrl.report.tables import DIAGNOSTICS, diagnostics_markdown
+
+    rows = pd.DataFrame({"key": ["diffusion/iql+best-of-n"] * 2, "cell_id": ["c"] * 2,
+                         "round": [0, 1]})
+    for column, *_ in DIAGNOSTICS:
+        rows[column] = np.nan
+    rows[["q_success", "q_failure", "train_s", "policy_passes_per_action"]] = [
+        [0.5, 0.1, 10.0, 160.0], [0.7, 0.2, 20.0, 160.0]]
+    text = diagnostics_markdown(rows)
+    sentence, table = text.split("\n\n", 1)
+    assert "successful autonomous episodes" in sentence and "passes per action" in sentence
+    assert "effective sample size" not in sentence and "actor's loss" not in sentence
+    assert "AWR" not in table and "| 0.70 | 0.20 | 20 | 160 |" in table

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
 from bolrl.report.data import final_scores, interval, mean_ci, scaling_curve  # noqa: E402
 from bolrl.report.naming import (  # noqa: E402
@@ -251,6 +251,18 @@ def noise_figure(rows: pd.DataFrame, title: str, stem: Path, formats: list[str])
     return _save(fig, stem, formats)
 
 
+def log_dodge(xs: list[float], step: float = 0.06) -> list[float]:
+    """Positions on a log axis for points that share an x: each group of equal values spread
+    symmetrically by `step` in log10 (so errorbars at the same count do not hide each other),
+    in the order given; a value of its own stays where it is."""
+    out = list(xs)
+    for value in set(xs):
+        at = [i for i, x in enumerate(xs) if x == value]
+        for rank, i in enumerate(at):
+            out[i] = value * 10 ** (step * (rank - (len(at) - 1) / 2))
+    return out
+
+
 def compute_figure(rows: pd.DataFrame, title: str, stem: Path,
                    formats: list[str]) -> list[Path]:
     """What each method's success costs: final success (mean over tasks and seeds, 95%
@@ -267,9 +279,10 @@ def compute_figure(rows: pd.DataFrame, title: str, stem: Path,
                                < 2 * per_method["train_s"].min()):
         return []
     fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.2), layout="constrained", sharey=True)
-    for key, cost in per_method.iterrows():
+    passes = log_dodge(per_method["passes"].tolist())
+    for (key, cost), dodged in zip(per_method.iterrows(), passes, strict=True):
         m, lo, hi = mean_ci(final_scores(rows[rows["key"] == key]), "final")
-        for ax, x in zip(axes, (cost["train_s"], cost["passes"]), strict=True):
+        for ax, x in zip(axes, (cost["train_s"], dodged), strict=True):
             ax.errorbar([x], [100 * m], yerr=[[100 * (m - lo)], [100 * (hi - m)]], marker="o",
                         capsize=3, color=colour(key), label=display_name(key))
     axes[0].set_xlabel("training seconds per round (mean)")
@@ -277,10 +290,12 @@ def compute_figure(rows: pd.DataFrame, title: str, stem: Path,
     axes[0].set_ylabel("final success, mean over tasks and seeds (%)")
     for ax in axes:
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_ylim(-2, 102)
         ax.grid(alpha=0.3)
+    axes[1].set_title("methods at the same count are drawn side by side", fontsize=8)
     axes[1].legend(fontsize=7, frameon=False)
     fig.suptitle(title)
     return _save(fig, stem, formats)

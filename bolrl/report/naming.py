@@ -9,6 +9,13 @@ CORE_NAMES = {
     "iql+best-of-n": "Q + implicit (best-of-N)",
     "iql+awr": "Q + explicit (AWR)",
     "iql+ddpg-bc": "Q + explicit (DDPG+BC)",
+    # beyond the paper (studies/beyond.toml; ../shared/METHODS.md)
+    "iql+softmax-of-n": "Q + softmax-of-N",
+    "iql+pa-rl": "Q + PA-RL",
+    "iql+expo": "Q + EXPO",
+    "iql+fql": "Q + FQL",
+    "iql+dsrl": "Q + DSRL",
+    "qc+best-of-n": "Q-chunking's backup + best-of-N",
 }
 NOISE_NAMES = {"white": "white noise", "ou": "OU noise", "pink": "pink noise"}
 
@@ -26,6 +33,14 @@ COLOURS = {
     "diffusion/iql+best-of-n+ou": "#e377c2",
     "diffusion/iql+best-of-n+white": "#17becf",
     "diffusion/iql+best-of-n+pink": "#bcbd22",
+    # beyond the paper: one figure holds all of them with the recipe (red)
+    "diffusion/iql+softmax-of-n": "#e6ab02",
+    "diffusion/iql+pa-rl": "#a6761d",
+    "diffusion/iql+expo": "#1b9e77",
+    "diffusion/iql+fql": "#7570b3",
+    "flow/iql+fql": "#e7298a",
+    "diffusion/iql+dsrl": "#d95f02",
+    "diffusion/qc+best-of-n": "#66a61e",
 }
 _FALLBACK = ["#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d"]
 

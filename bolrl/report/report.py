@@ -271,16 +271,7 @@ def _write_report(out_dir: Path, name: str, results: pd.DataFrame, figures: list
     if base_md:
         lines += ["## Base policies per seed", "", base_md]
     if diagnostics_md:
-        lines += ["## What each method's training looked like", "",
-                  "Per method, its cells' last round, mean over tasks and seeds (training "
-                  "seconds: over all its rounds): its critic's mean Q on transitions of "
-                  "successful and of failed autonomous episodes, the demonstrations' share of "
-                  "its policy's batches, its policy's BC loss on the episodes it had just "
-                  "collected (before training on them), its own actor's loss, AWR's effective "
-                  "sample size (100%: its weights are uniform, and AWR trains as BC on all "
-                  "data), the Q gain of a choice among N samples (the chosen one's expected Q "
-                  "minus the N samples' mean, by the critic's own measure: 0 for a uniform "
-                  "choice), and its compute.", "", diagnostics_md]
+        lines += ["## What each method's training looked like", "", diagnostics_md]
     lines += ["## Final success per method and task", "",
               "Success in %, mean over seeds with a 95% t-interval; gains in points; AUC: "
               "mean success over the scaling curve.", "", to_markdown(table)]

@@ -120,17 +120,27 @@ def base_per_seed_markdown(rows: pd.DataFrame, band: tuple[float, float]) -> str
 
 
 # (column, heading, scale): the rows' diagnostics that say why a method's curve went as it did
+# (column, table header, scale, what the report's sentence above the table says of it)
 DIAGNOSTICS = (
-    ("q_success", "Q, successful episodes", 1.0),
-    ("q_failure", "Q, failed episodes", 1.0),
-    ("demo_share_batch", "demos in policy batches (%)", 100.0),
-    ("policy_loss_new", "BC loss on the round's new episodes", 1.0),
-    ("actor_loss", "its actor's loss", 1.0),
-    ("edit_share", "EXPO edit / bound (%)", 100.0),
-    ("awr_ess", "AWR weights' ESS (%)", 100.0),
-    ("choice_q_gain", "Q gain of the choice", 1.0),
-    ("train_s", "training s / round", 1.0),
-    ("policy_passes_per_action", "policy passes / action", 1.0),
+    ("q_success", "Q, successful episodes", 1.0,
+     "its critic's mean Q on transitions of successful autonomous episodes"),
+    ("q_failure", "Q, failed episodes", 1.0, "its mean Q on those of failed ones"),
+    ("demo_share_batch", "demos in policy batches (%)", 100.0,
+     "the demonstrations' share of its policy's batches"),
+    ("policy_loss_new", "BC loss on the round's new episodes", 1.0,
+     "its policy's BC loss on the episodes it had just collected (before training on them)"),
+    ("actor_loss", "its actor's loss", 1.0, "its own actor's loss"),
+    ("edit_share", "EXPO edit / bound (%)", 100.0,
+     "EXPO's mean edit of the batch's actions as a share of its bound"),
+    ("awr_ess", "AWR weights' ESS (%)", 100.0,
+     "AWR's effective sample size (100%: its weights are uniform, and AWR trains as BC on "
+     "all data)"),
+    ("choice_q_gain", "Q gain of the choice", 1.0,
+     "the Q gain of a choice among N samples (the chosen one's expected Q minus the N "
+     "samples' mean, by the critic's own measure: 0 for a uniform choice)"),
+    ("train_s", "training s / round", 1.0, "its training seconds a round (over all its rounds)"),
+    ("policy_passes_per_action", "policy passes / action", 1.0,
+     "its policy's network passes per action (samples x denoising steps)"),
 )
 
 
@@ -150,12 +160,21 @@ def diagnostics_markdown(rows: pd.DataFrame) -> str:
     if trained.empty:
         return ""
     last = trained[trained["round"] == trained.groupby("cell_id")["round"].transform("max")]
-    means = last.groupby("key")[[c for c, _, _ in DIAGNOSTICS]].mean()
+    means = last.groupby("key")[[c for c, *_ in DIAGNOSTICS]].mean()
     means["train_s"] = trained.groupby("key")["train_s"].mean()
-    shown = [(c, h, k) for c, h, k in DIAGNOSTICS if means[c].notna().any()]
-    lines = ["| method | " + " | ".join(h for _, h, _ in shown) + " |",
+    shown = [d for d in DIAGNOSTICS if means[d[0]].notna().any()]
+    lines = [_diagnostics_sentence([said for *_, said in shown]), "",
+             "| method | " + " | ".join(h for _, h, _, _ in shown) + " |",
              "|---|" + "---|" * len(shown)]
     for key, m in means.iterrows():
-        cells = ["-" if np.isnan(m[c]) else f"{k * m[c]:.{_digits(c, k)}f}" for c, _, k in shown]
+        cells = ["-" if np.isnan(m[c]) else f"{k * m[c]:.{_digits(c, k)}f}"
+                 for c, _, k, _ in shown]
         lines.append(f"| {_name(key)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _diagnostics_sentence(phrases: list[str]) -> str:
+    """What the diagnostics table's columns are, naming only the columns it shows."""
+    listed = phrases[0] if len(phrases) == 1 else (", ".join(phrases[:-1]) + ", and "
+                                                   + phrases[-1])
+    return f"Per method, its cells' last round, mean over tasks and seeds: {listed}."
