@@ -119,8 +119,8 @@ def base_per_seed_markdown(rows: pd.DataFrame, band: tuple[float, float]) -> str
     return "\n".join(lines) + "\n"
 
 
-# (column, heading, scale): the rows' diagnostics that say why a method's curve went as it did
-# (column, table header, scale, what the report's sentence above the table says of it)
+# The rows' diagnostics that say why a method's curve went as it did: (column, table header,
+# scale, what the report's sentence above the table says of it)
 DIAGNOSTICS = (
     ("q_success", "Q, successful episodes", 1.0,
      "its critic's mean Q on transitions of successful autonomous episodes"),
