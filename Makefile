@@ -2,7 +2,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 
 .PHONY: install install-ray install-metaworld install-robosuite test test-metaworld test-robosuite \
-	bench reproduce lint clean
+	bench reproduce reproduce-beyond lint clean
 
 # torch first, pinned: this machine has its CPU wheel locally; a bare `torch` requirement with
 # no torch installed would pull GBs of CUDA packages from the registry.
@@ -66,6 +66,12 @@ reproduce:
 	bolrl plot noise
 	bolrl run-grid expressivity
 	bolrl plot expressivity
+
+# the newer methods against the recipe (studies/beyond.toml): about 10 core-hours, so its own
+# target; finished rounds are kept, so it can run over several sittings
+reproduce-beyond:
+	bolrl run-grid beyond
+	bolrl plot beyond
 
 lint:
 	ruff check bolrl tests
