@@ -19,9 +19,7 @@ from bolrl.study import load_study
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 
-KNOWN_STALE = {
-    "metaworld": "ran at e8e92b5/844db69: demonstrations v1, pick-place with 15 demos (now 10)",
-}
+KNOWN_STALE: dict[str, str] = {}
 
 
 def reference_studies() -> list[str]:
